@@ -1,0 +1,1 @@
+// The qemu-chroot builder: templates, build steps, provisioners. See README.md.

@@ -1,0 +1,42 @@
+#ifndef CNBD_SPAWN_H
+#define CNBD_SPAWN_H
+#include <sys/types.h>
+
+// Why C: Swift cannot run code between fork and exec safely. This shim forks and, in the child, uses only
+// async-signal-safe calls to set up the process (process group, parent-death signal, namespaces, chroot,
+// working directory, standard streams, signal dispositions) before execve. A failure in the child is sent to
+// the parent as (stage, errno) over a close-on-exec pipe, so the parent learns exactly what failed.
+
+enum cnbd_spawn_stage {
+    CNBD_SPAWN_OK = 0,
+    CNBD_SPAWN_PIPE = 1,
+    CNBD_SPAWN_FORK = 2,
+    CNBD_SPAWN_SETPGID = 3,
+    CNBD_SPAWN_PDEATHSIG = 4,
+    CNBD_SPAWN_UNSHARE = 5,
+    CNBD_SPAWN_DUP2 = 6,
+    CNBD_SPAWN_CHROOT = 7,
+    CNBD_SPAWN_CHDIR = 8,
+    CNBD_SPAWN_EXEC = 9,
+};
+
+struct cnbd_spawn_attr {
+    const char *_Nullable root;      // chroot(2) here before exec; NULL for none
+    const char *_Nullable directory; // chdir(2) here (after the chroot); NULL to keep the parent's
+    int stdin_fd;                    // -1: /dev/null
+    int stdout_fd;                   // -1: /dev/null
+    int stderr_fd;                   // -1: /dev/null
+    int new_process_group;           // non-zero: setpgid(0, 0), so the whole group can be signalled
+    int death_signal;                // PR_SET_PDEATHSIG; 0 for none
+    int unshare_flags;               // unshare(2) flags applied in the child; 0 for none
+};
+
+// Returns the child's pid, or -1 with *stage and *error_number set (errno is also set).
+pid_t cnbd_spawn(const char *_Nonnull path,
+                 char *_Nullable const *_Nonnull argv,
+                 char *_Nullable const *_Nonnull envp,
+                 const struct cnbd_spawn_attr *_Nonnull attr,
+                 int *_Nonnull stage,
+                 int *_Nonnull error_number);
+
+#endif

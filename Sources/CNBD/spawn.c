@@ -1,0 +1,110 @@
+#define _GNU_SOURCE
+#include "cnbd_spawn.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+// Child side: report (stage, errno) and exit 127 without running atexit handlers.
+static void child_fail(int pipe_fd, int stage) {
+    int report[2] = {stage, errno};
+    ssize_t ignored = write(pipe_fd, report, sizeof report);
+    (void)ignored;
+    _exit(127);
+}
+
+// Moves fd to target; -1 means /dev/null. Works when fds overlap because sources were raised above 2 first.
+static int install_stream(int fd, int target, int flags) {
+    if (fd < 0) {
+        fd = open("/dev/null", flags);
+        if (fd < 0) return -1;
+    }
+    if (fd == target) {
+        int cur = fcntl(fd, F_GETFD);
+        return cur < 0 ? -1 : fcntl(fd, F_SETFD, cur & ~FD_CLOEXEC);
+    }
+    return dup2(fd, target) < 0 ? -1 : 0;
+}
+
+pid_t cnbd_spawn(const char *path, char *const *argv, char *const *envp,
+                 const struct cnbd_spawn_attr *attr, int *stage, int *error_number) {
+    int pipe_fds[2];
+    *stage = CNBD_SPAWN_OK;
+    *error_number = 0;
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+        *stage = CNBD_SPAWN_PIPE;
+        *error_number = errno;
+        return -1;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        *stage = CNBD_SPAWN_FORK;
+        *error_number = errno;
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        int report = pipe_fds[1];
+        // The parent may ignore or block signals (a Packer plugin ignores SIGINT and SIGTERM);
+        // the child must start with the defaults.
+        sigset_t all;
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        for (int sig = 1; sig < NSIG; sig++) {
+            if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+        }
+        if (attr->new_process_group && setpgid(0, 0) != 0) child_fail(report, CNBD_SPAWN_SETPGID);
+        if (attr->death_signal) {
+            if (prctl(PR_SET_PDEATHSIG, attr->death_signal) != 0) child_fail(report, CNBD_SPAWN_PDEATHSIG);
+            // The parent may have died before prctl took effect.
+            if (getppid() != parent) { errno = ESRCH; child_fail(report, CNBD_SPAWN_PDEATHSIG); }
+        }
+        if (attr->unshare_flags && unshare(attr->unshare_flags) != 0) child_fail(report, CNBD_SPAWN_UNSHARE);
+        // Raise the report pipe and the requested streams above 2 so dup2 cannot clobber one with another.
+        int fds[3] = {attr->stdin_fd, attr->stdout_fd, attr->stderr_fd};
+        for (int i = 0; i < 3; i++) {
+            if (fds[i] >= 0 && fds[i] <= 2) {
+                int raised = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+                if (raised < 0) child_fail(report, CNBD_SPAWN_DUP2);
+                fds[i] = raised;
+            }
+        }
+        if (install_stream(fds[0], 0, O_RDONLY) != 0) child_fail(report, CNBD_SPAWN_DUP2);
+        if (install_stream(fds[1], 1, O_WRONLY) != 0) child_fail(report, CNBD_SPAWN_DUP2);
+        if (install_stream(fds[2], 2, O_WRONLY) != 0) child_fail(report, CNBD_SPAWN_DUP2);
+        // Nothing but 0-2 may leak into the child (device fds, sockets, the mount namespace's files).
+        syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+        if (attr->root && chroot(attr->root) != 0) child_fail(report, CNBD_SPAWN_CHROOT);
+        if (attr->directory && chdir(attr->directory) != 0) child_fail(report, CNBD_SPAWN_CHDIR);
+        else if (attr->root && !attr->directory && chdir("/") != 0) child_fail(report, CNBD_SPAWN_CHDIR);
+        execve(path, argv, envp);
+        child_fail(report, CNBD_SPAWN_EXEC);
+    }
+    close(pipe_fds[1]);
+    int report[2] = {0, 0};
+    ssize_t got;
+    do {
+        got = read(pipe_fds[0], report, sizeof report);
+    } while (got < 0 && errno == EINTR);
+    close(pipe_fds[0]);
+    if (got == (ssize_t)sizeof report) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        *stage = report[0];
+        *error_number = report[1];
+        errno = report[1];
+        return -1;
+    }
+    return pid;
+}

@@ -1,0 +1,25 @@
+import CNBD
+
+/// A child process could not be started; says which step of the set-up failed in the child.
+public struct SpawnError: Error, CustomStringConvertible {
+    public let executable: String
+    public let stage: Int32
+    public let errno: Int32
+
+    public var description: String {
+        let step: String
+        switch stage {
+        case Int32(CNBD_SPAWN_PIPE.rawValue): step = "creating the status pipe"
+        case Int32(CNBD_SPAWN_FORK.rawValue): step = "fork"
+        case Int32(CNBD_SPAWN_SETPGID.rawValue): step = "setpgid"
+        case Int32(CNBD_SPAWN_PDEATHSIG.rawValue): step = "setting the parent-death signal"
+        case Int32(CNBD_SPAWN_UNSHARE.rawValue): step = "unshare"
+        case Int32(CNBD_SPAWN_DUP2.rawValue): step = "redirecting standard streams"
+        case Int32(CNBD_SPAWN_CHROOT.rawValue): step = "chroot"
+        case Int32(CNBD_SPAWN_CHDIR.rawValue): step = "chdir"
+        case Int32(CNBD_SPAWN_EXEC.rawValue): step = "exec"
+        default: step = "stage \(stage)"
+        }
+        return "cannot start \(executable): \(step) failed: \(Errno.message(errno)) (\(Errno.name(errno)))"
+    }
+}

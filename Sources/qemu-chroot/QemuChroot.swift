@@ -1,0 +1,24 @@
+import ArgumentParser
+import NBDCore
+
+@main
+struct QemuChroot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "qemu-chroot",
+        abstract: "Provision QEMU disk images in a chroot, without booting them.",
+        subcommands: [
+            BuildCommand.self, ValidateCommand.self, InspectCommand.self, ShellCommand.self,
+            SampleImageCommand.self, DoctorCommand.self, CleanupCommand.self,
+        ]
+    )
+}
+
+/// Options every subcommand shares.
+struct GlobalOptions: ParsableArguments {
+    @Flag(name: .long, help: "Explain every decision on stderr.")
+    var debug = false
+
+    func apply() {
+        if debug { Log.level = .debug }
+    }
+}

@@ -14,3 +14,14 @@ test: setup
 
 clean:
 	rm -rf .build .build-*
+
+# Every scripts/bench/*.sh, each writing its section under docs/benchmarks/; then docs/benchmarks.md.
+bench: setup
+	$(SWIFT) build -c release
+	for b in scripts/bench/*.sh; do bash $$b || exit 1; done
+	bash scripts/bench/collect
+
+# Kernel-nbd tests inside a VM running Debian's stock kernel (this host has no nbd driver).
+vm-test: setup
+	$(SWIFT) build --build-tests
+	bash scripts/vm-nbd test

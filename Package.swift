@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Builder", targets: ["Builder"]),
         .library(name: "PackerRPC", targets: ["PackerRPC"]),
         .executable(name: "qemu-chroot", targets: ["qemu-chroot"]),
+        .executable(name: "packer-builder-qemu-chroot", targets: ["packer-builder-qemu-chroot"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,6 +33,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "packer-builder-qemu-chroot", dependencies: ["PackerRPC", "Builder", "NBDCore"]),
+        // Reads a whole export with our NBD client, for make bench (side by side with nbdcopy).
+        .executableTarget(name: "nbd-bench", dependencies: ["NBDCore"]),
         // Shared by the test targets: skip traits that probe the host, image fixtures.
         .target(name: "TestSupport", dependencies: ["NBDCore"]),
         .testTarget(name: "NBDCoreTests", dependencies: ["NBDCore", "CNBD", "TestSupport"]),

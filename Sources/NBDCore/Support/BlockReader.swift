@@ -1,0 +1,41 @@
+import Glibc
+
+/// Random-access reads of a whole disk: what the partition-table and filesystem probes need.
+/// Implemented by the user-space NBD client, by raw image files and by block devices.
+public protocol BlockReader: AnyObject {
+    /// Size of the disk in bytes.
+    var size: UInt64 { get }
+    /// Exactly `count` bytes at `offset`; throws if the range is not inside the disk.
+    func read(at offset: UInt64, count: Int) throws -> [UInt8]
+}
+
+/// A disk read wholesale from a raw file or a block device with pread(2).
+public final class FileBlockReader: BlockReader {
+    public let path: String
+    public let size: UInt64
+    private let file: FileDescriptor
+
+    public init(path: String) throws {
+        self.path = path
+        file = try FileDescriptor.open(path, O_RDONLY)
+        let end = try syscall("lseek", path: path) { lseek(file.rawValue, 0, SEEK_END) }
+        if end > 0 {
+            size = UInt64(end)
+        } else {
+            // Block devices report their size through BLKGETSIZE64, not lseek.
+            var bytes: UInt64 = 0
+            try file.ioctl("BLKGETSIZE64", 0x8008_1272, pointer: &bytes)
+            size = bytes
+        }
+    }
+
+    public func read(at offset: UInt64, count: Int) throws -> [UInt8] {
+        guard count >= 0, offset <= size, UInt64(count) <= size - offset else {
+            throw SystemError("read", path: "\(path) at \(offset)+\(count) (disk is \(size) bytes)", errno: EINVAL)
+        }
+        var buffer = [UInt8](repeating: 0, count: count)
+        let got = try buffer.withUnsafeMutableBytes { try file.pread(into: $0, at: offset) }
+        guard got == count else { throw SystemError("read", path: "\(path) at \(offset): short read", errno: EIO) }
+        return buffer
+    }
+}

@@ -17,7 +17,8 @@ public final class FileBlockReader: BlockReader {
 
     public init(path: String) throws {
         self.path = path
-        file = try FileDescriptor.open(path, O_RDONLY)
+        let file = try FileDescriptor.open(path, O_RDONLY)
+        self.file = file
         let end = try syscall("lseek", path: path) { lseek(file.rawValue, 0, SEEK_END) }
         if end > 0 {
             size = UInt64(end)

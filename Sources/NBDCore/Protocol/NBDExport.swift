@@ -64,6 +64,11 @@ public struct NBDExport: Sendable, Equatable {
 public struct NBDExportListing: Sendable, Equatable {
     public var name: String
     public var description: String?
+
+    public init(name: String, description: String? = nil) {
+        self.name = name
+        self.description = description
+    }
 }
 
 /// What to ask for in the handshake.

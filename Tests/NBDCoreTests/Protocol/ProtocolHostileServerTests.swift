@@ -90,6 +90,30 @@ struct ProtocolHostileServerTests {
         #expect(error?.message.contains("block sizes") == true)
     }
 
+    @Test func goUnsupportedFallsBackToExportNameWithPadding() throws {
+        // A server without NO_ZEROES pads the EXPORT_NAME reply with 124 zero bytes.
+        try withFakeServer({ server in
+            try server.greet(flags: 1)
+            while true {
+                let (option, data) = try server.readOption()
+                if option == 1 {
+                    #expect(data.isEmpty)
+                    try server.write(server.be(UInt64(3 << 20)) + server.be(UInt16(0x0c6d)) + [UInt8](repeating: 0, count: 124))
+                    break
+                }
+                try server.replyOption(option, type: 0x8000_0001)
+            }
+            let request = try server.readRequest()
+            try server.simpleReply(request.cookie, data: [UInt8](repeating: 9, count: Int(request.length)))
+            _ = try server.read(1)
+        }) { result in
+            let connection = try result.get()
+            #expect(!connection.export.negotiatedWithGo && !connection.export.structuredReplies)
+            #expect(connection.size == 3 << 20)
+            #expect(try connection.read(at: 512, count: 512) == [UInt8](repeating: 9, count: 512))
+        }
+    }
+
     @Test func silentServerTimesOutInTheHandshake() throws {
         let start = Monotonic.now
         let error = try handshakeError { server in _ = try server.read(1) }

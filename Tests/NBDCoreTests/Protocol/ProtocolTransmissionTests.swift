@@ -24,9 +24,11 @@ struct ProtocolTransmissionTests {
                 try connection.write(bytes, at: UInt64(offset), fua: fua)
                 model.replaceSubrange(offset..<(offset + bytes.count), with: bytes)
             }
-            // Unaligned; then larger than the server's 32 MiB maximum, so it is split and pipelined.
+            // Unaligned; then with requests asked larger than the server's 32 MiB maximum, which must cap them.
             try write(pattern(count: 3 << 20, seed: 1), at: (1 << 20) + 123)
+            connection.requestSize = 64 << 20
             try write(pattern(count: 40 << 20, seed: 2), at: 10 << 20)
+            connection.requestSize = 256 << 10
             try write(pattern(count: 4096, seed: 3), at: 60 << 20, fua: true)
             try connection.writeZeroes(at: 2 << 20, length: 1 << 20)
             model.replaceSubrange((2 << 20)..<(3 << 20), with: repeatElement(0, count: 1 << 20))

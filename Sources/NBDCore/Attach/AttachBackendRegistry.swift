@@ -1,0 +1,21 @@
+/// The attach backends this build knows, by mode. The kernel nbd backends (`nbd`, `nbd-ioctl`) register
+/// here: add them to `builtIn`, or call `register(_:)` before the first attach.
+public enum AttachBackendRegistry {
+    private static let lock = Mutex()
+    nonisolated(unsafe) private static var backends: [AttachMode: AttachBackend] = {
+        var table: [AttachMode: AttachBackend] = [:]
+        for backend in builtIn { table[backend.mode] = backend }
+        return table
+    }()
+
+    /// Backends compiled into NBDCore.
+    static let builtIn: [AttachBackend] = [FuseBackend(), LoopBackend()]
+
+    public static func register(_ backend: AttachBackend) {
+        lock.withLock { backends[backend.mode] = backend }
+    }
+
+    public static func backend(for mode: AttachMode) -> AttachBackend? {
+        lock.withLock { backends[mode] }
+    }
+}

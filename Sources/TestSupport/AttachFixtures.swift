@@ -24,7 +24,7 @@ public struct AttachFixture {
         let filesystem = directory.file("root.ext4")
         try Command.check("mkfs.ext4", ["-q", "-F", "-L", "root", "-d", content, filesystem, "16M"])
         try Command.check("truncate", ["-s", "\((partitionOffset + partitionSize) / 1024 + 1024)K", raw])
-        try Command.check("sgdisk", ["-q", "-n", "1:2048:+16M", "-t", "1:8304", raw])
+        try Command.check("sgdisk", ["-n", "1:2048:+16M", "-t", "1:8304", raw])
         try Command.check("dd", ["if=\(filesystem)", "of=\(raw)", "bs=1M", "seek=1", "conv=notrunc", "status=none"])
         try Command.check("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", raw, qcow2])
     }

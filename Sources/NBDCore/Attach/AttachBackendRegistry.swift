@@ -15,6 +15,10 @@ public enum AttachBackendRegistry {
         lock.withLock { backends[backend.mode] = backend }
     }
 
+    public static var all: [AttachBackend] {
+        lock.withLock { AttachMode.allCases.compactMap { backends[$0] } }
+    }
+
     public static func backend(for mode: AttachMode) -> AttachBackend? {
         lock.withLock { backends[mode] }
     }

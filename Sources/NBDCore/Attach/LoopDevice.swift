@@ -95,21 +95,35 @@ public final class LoopDevice: @unchecked Sendable {
         }
     }
 
-    /// Releases the device: LOOP_CLR_FD, then close. While the device is still mounted somewhere the
-    /// kernel only marks it for autoclear and frees it on the last unmount. Safe to call twice.
+    /// Releases the device: fsync (what was written reaches the backing file), LOOP_CLR_FD, close. While
+    /// the device is still mounted somewhere the kernel only marks it for autoclear and frees it on the last
+    /// unmount. Every step runs; the first error is thrown. Safe to call twice.
     public func detach() throws {
         let first: Bool = lock.withLock {
             defer { detached = true }
             return !detached
         }
         guard first else { return }
+        var firstError: Error?
+        do { try syscall("fsync", path: path) { fsync(device.rawValue) } } catch { firstError = error }
+        do { try Self.clearFD(device) } catch { firstError = firstError ?? error }
+        do { try device.close() } catch { firstError = firstError ?? error }
+        if let firstError { throw firstError }
+    }
+
+    /// LOOP_CLR_FD on a device some other (dead) process configured, for `cleanup`.
+    public static func clear(_ devicePath: String) throws {
+        let device = try FileDescriptor.open(devicePath, O_RDONLY)
         defer { try? device.close() }
+        try clearFD(device)
+    }
+
+    private static func clearFD(_ device: FileDescriptor) throws {
         do {
             try device.ioctl("LOOP_CLR_FD", cnbd_loop_clr_fd)
         } catch let error as SystemError where error.errno == ENXIO {
             // Already free: the kernel cleared it.
         }
-        try device.close()
     }
 
     deinit { try? detach() }

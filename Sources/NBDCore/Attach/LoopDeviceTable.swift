@@ -6,6 +6,12 @@ public enum LoopDeviceTable {
         public let device: String
         public let backingFile: String
         public let offset: UInt64
+
+        public init(device: String, backingFile: String, offset: UInt64) {
+            self.device = device
+            self.backingFile = backingFile
+            self.offset = offset
+        }
     }
 
     /// The loop device's backing file and offset; nil when it is not configured.

@@ -22,9 +22,13 @@ public enum ProcFS {
         return UInt64(fields[19])
     }
 
-    /// True if `pid` runs and is the same process that started at `startTime` (not a reused pid).
+    /// True if `pid` runs and is the same process that started at `startTime` (not a reused pid, and not
+    /// a zombie waiting for its parent).
     public static func isAlive(_ pid: pid_t, startTime: UInt64) -> Bool {
-        Self.startTime(of: pid) == startTime
+        guard let stat = readText("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return false }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, fields[0] != "Z", fields[0] != "X" else { return false }
+        return UInt64(fields[19]) == startTime
     }
 
     /// The inode that identifies a process's mount namespace ("self", "thread-self" or a pid).

@@ -9,6 +9,16 @@ public struct RunRecord: Codable, Equatable, Sendable {
     /// The run's private mount namespace (inode of /proc/PID/ns/mnt); nil while the run shares the host's.
     public var mountNamespace: UInt64?
     public var entries: [LedgerEntry]
+
+    public init(runID: String, ownerPID: Int32, ownerStartTime: UInt64, startedAt: Int, mountNamespace: UInt64?,
+                entries: [LedgerEntry]) {
+        self.runID = runID
+        self.ownerPID = ownerPID
+        self.ownerStartTime = ownerStartTime
+        self.startedAt = startedAt
+        self.mountNamespace = mountNamespace
+        self.entries = entries
+    }
 }
 
 /// One resource, recorded as intended before it is acquired and as held after.
@@ -18,6 +28,12 @@ public struct LedgerEntry: Codable, Equatable, Sendable {
     public var id: Int
     public var state: State
     public var resource: LedgerResource
+
+    public init(id: Int, state: State, resource: LedgerResource) {
+        self.id = id
+        self.state = state
+        self.resource = resource
+    }
 }
 
 /// The kinds of things a run can leave behind if it is killed.

@@ -5,12 +5,27 @@ import Glibc
 public struct StaleRun: Sendable {
     public let directory: String
     public let record: RunRecord
+
+    public init(directory: String, record: RunRecord) {
+        self.directory = directory
+        self.record = record
+    }
 }
 
 extension RunLedger {
     /// Every run record under `root` whose owner process no longer runs. Records that cannot be read are
     /// reported with a warning and left alone: we never act on what we cannot understand.
     public static func findStale(root: String = RunLedger.defaultRoot) -> [StaleRun] {
+        findAllRuns(root: root)
+            .filter { !ProcFS.isAlive($0.record.ownerPID, startTime: $0.record.ownerStartTime) }
+    }
+
+    /// Every readable run record under `root`, oldest first.
+    public static func findAll(root: String = RunLedger.defaultRoot) -> [RunRecord] {
+        findAllRuns(root: root).map(\.record)
+    }
+
+    static func findAllRuns(root: String) -> [StaleRun] {
         guard let dir = opendir(root) else { return [] }
         defer { closedir(dir) }
         var result: [StaleRun] = []
@@ -23,9 +38,7 @@ extension RunLedger {
                 Log.warning("cannot read the run record \(directory)/record.json; leaving it alone")
                 continue
             }
-            if !ProcFS.isAlive(record.ownerPID, startTime: record.ownerStartTime) {
-                result.append(StaleRun(directory: directory, record: record))
-            }
+            result.append(StaleRun(directory: directory, record: record))
         }
         return result.sorted { $0.record.startedAt < $1.record.startedAt }
     }

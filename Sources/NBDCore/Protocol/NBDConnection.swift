@@ -192,7 +192,7 @@ public final class NBDConnection: BlockReader, @unchecked Sendable {
         lock.withLock {
             guard closed == nil else { return }
             closed = "the connection was disconnected"
-            if pipeline.broken == nil { try? pipeline.sendDisconnect() }
+            if pipeline.broken == nil { pipeline.sendDisconnect() }
             socket.close()
         }
     }

@@ -199,6 +199,47 @@ struct ProtocolHostileServerTests {
         #expect(Monotonic.now - start < 5)
     }
 
+    @Test func serverThatStopsReadingTimesOutAWrite() throws {
+        let start = Monotonic.now
+        try withFakeServer({ server in
+            try server.handshake(size: 64 << 20)
+            _ = try server.read(28)
+            Glibc.sleep(2)
+        }) { result in
+            let connection = try result.get()
+            let error = #expect(throws: NBDError.self) { try connection.write([UInt8](repeating: 1, count: 32 << 20), at: 0) }
+            #expect(error?.kind == .timeout)
+        }
+        #expect(Monotonic.now - start < 5)
+    }
+
+    @Test func unknownErrorChunkFailsTheRequestOnly() throws {
+        let error = try readError { server, request in
+            try server.chunk(request.cookie, type: 0x8123, [1, 2, 3, 4])
+        }
+        #expect(error?.kind == .commandFailed)
+        #expect(error?.message.contains("unknown error chunk type 33059") == true)
+    }
+
+    @Test func errorOffsetChunkCarriesTheMessage() throws {
+        let error = try readError { server, request in
+            let message = Array("bad sector".utf8)
+            try server.chunk(request.cookie, type: 0x8002, done: false,
+                             server.be(UInt32(5)) + server.be(UInt16(message.count)) + message + server.be(UInt64(512)))
+            try server.chunk(request.cookie, type: 0, [])
+        }
+        #expect(error?.kind == .commandFailed)
+        #expect(error?.errno == EIO)
+        #expect(error?.message.hasSuffix(": bad sector") == true)
+    }
+
+    @Test func errorChunkWithLyingMessageLength() throws {
+        let error = try readError { server, request in
+            try server.chunk(request.cookie, type: 0x8001, server.be(UInt32(5)) + server.be(UInt16(500)) + [65, 66])
+        }
+        #expect(error?.kind == .protocolViolation)
+    }
+
     @Test func errorChunkFailsOnlyThatRequest() throws {
         try withFakeServer({ server in
             try server.handshake()

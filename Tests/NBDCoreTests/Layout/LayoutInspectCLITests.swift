@@ -99,6 +99,12 @@ import TestSupport
         try patch(qcow, at: 4, [0, 0, 0, 9])
         try expectFailure(qcow, mentioning: "corrupt QCOW2 header: unsupported version 9")
 
+        // A header that passes our checks but not qemu's: its reason reaches the one line.
+        let hugeDisk = dir.file("huge.qcow2")
+        try Command.check("qemu-img", ["create", "-q", "-f", "qcow2", hugeDisk, "64M"])
+        try patch(hugeDisk, at: 24, [0, 4, 0, 0, 0, 0, 0, 0])  // 2^50 bytes: the L1 table no longer covers it
+        try expectFailure(hugeDisk, mentioning: "L1 table")
+
         let fixture = try ImageFixtures.build(ImageFixtureCatalog.gptCorruptPrimary)
         let bothDamaged = dir.file("both-damaged.raw")
         try Command.check("cp", ["--sparse=always", fixture.rawImage, bothDamaged])

@@ -105,4 +105,33 @@ struct LayoutHostileTests {
     @Test func tinyDiskIsAnError() {
         #expect(error { _ = try DiskLayout.read(from: MemoryDisk(bytes: [1, 2, 3])) }.contains("smaller than one"))
     }
+
+    // MARK: Growth in memory (the file-based tests check the results with sgdisk and sfdisk)
+
+    @Test func growing4KGPTFillsTheNewEnd() throws {
+        let small = 16 * LayoutHostileTests.mib, large = 40 * LayoutHostileTests.mib
+        let disk = MemoryDisk(bytes: [UInt8](repeating: 0, count: small))
+        disk.apply(try GPTWriter.fresh(diskSize: UInt64(small), sectorSize: 4096, partitions: [
+            GPTPartitionSpec(type: LayoutHostileTests.linux, size: UInt64(2 * LayoutHostileTests.mib)),
+            GPTPartitionSpec(type: LayoutHostileTests.linux),
+        ]))
+        let grown = MemoryDisk(bytes: try disk.read(at: 0, count: small) + [UInt8](repeating: 0, count: large - small))
+        grown.apply(try DiskLayout.read(from: grown).growLastPartition(newDiskSize: UInt64(large)))
+        let layout = try DiskLayout.read(from: grown)
+        #expect(layout.warnings.isEmpty && layout.sectorSize == 4096)
+        #expect(layout.partitions.last?.end == UInt64(large - 5 * 4096))
+        #expect(layout.partitions.first?.end == UInt64(3 * LayoutHostileTests.mib))
+    }
+
+    @Test func growingAnMBRExtendsTheLastPrimary() throws {
+        var sector0 = [UInt8](repeating: 0, count: 512)
+        MBREntry(bootFlag: 0x80, type: 0x83, startLBA: 2048, sectors: 4096).encode(into: &sector0, at: 446)
+        MBREntry(bootFlag: 0, type: 0x83, startLBA: 8192, sectors: 8192).encode(into: &sector0, at: 462)
+        sector0[510] = 0x55; sector0[511] = 0xAA
+        let disk = MemoryDisk(bytes: sector0 + [UInt8](repeating: 0, count: 32 * LayoutHostileTests.mib - 512))
+        disk.apply(try DiskLayout.read(from: disk).growLastPartition(newDiskSize: disk.size))
+        let layout = try DiskLayout.read(from: disk)
+        #expect(layout.partitions.map(\.end) == [3 * UInt64(LayoutHostileTests.mib), disk.size])
+        #expect(layout.partitions.first?.attributes == 4)  // boot flag kept
+    }
 }

@@ -1,3 +1,4 @@
+import Glibc
 @testable import NBDCore
 import Testing
 import TestSupport
@@ -53,6 +54,29 @@ struct SplitMix64: RandomNumberGenerator {
         // Both paths must be exercised, or the mutations are too weak or too strong to mean anything.
         #expect(outcomes["parsed", default: 0] > 500)
         #expect(outcomes["layout error", default: 0] > 100)
+    }
+
+    /// Mutated QCOW2 headers: the image probe answers qcow2, raw or a LayoutError, never traps.
+    @Test(.enabled(if: Host.missing(programs: ["qemu-img"]) == nil, "needs qemu-img"))
+    func mutatedQcow2HeadersNeverCrashTheImageProbe() throws {
+        let dir = try TemporaryDirectory()
+        let original = dir.file("original.qcow2"), path = dir.file("mutated.qcow2")
+        try Command.check("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", "/nonexistent/base.qcow2", "-u", original, "1G"])
+        let header = try FileBlockReader(path: original).read(at: 0, count: 512)
+        var random = SplitMix64(state: LayoutFuzzTests.seed)
+        var rejected = 0
+        for _ in 0..<LayoutFuzzTests.iterations {
+            var bytes = header
+            for _ in 0..<Int.random(in: 1...4, using: &random) {
+                let offset = Int.random(in: 0..<112, using: &random)
+                bytes[offset] = [0, 0xFF, UInt8.random(in: 0...255, using: &random)].randomElement(using: &random)!
+            }
+            let file = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC)
+            try file.writeAll(Array(bytes.prefix(Int.random(in: 0...512, using: &random))))
+            try file.close()
+            do { _ = try ImageProbe.probe(path: path) } catch is LayoutError { rejected += 1 }
+        }
+        #expect(rejected > 100)
     }
 
     private func mutate(_ disk: MemoryDisk, sectorSize: Int, using random: inout SplitMix64) {

@@ -16,7 +16,8 @@ public struct ImageFixture: Sendable {
     public func qcow2() throws -> String {
         let target = "\(directory)/image.qcow2"
         if access(target, R_OK) == 0 { return target }
-        let temporary = "\(target).\(getpid()).tmp"
+        let temporary = "\(target).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+        defer { unlink(temporary) }  // only left after a failure; a successful rename already moved it
         try Command.check("qemu-img", ["convert", "-q", "-f", "raw", "-O", "qcow2", rawImage, temporary])
         try syscall("rename", path: target) { rename(temporary, target) }
         return target

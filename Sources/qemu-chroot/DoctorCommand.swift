@@ -15,14 +15,14 @@ struct DoctorCommand: ParsableCommand {
         for check in HostCheck.all() { print(check.line) }
 
         var usable = false
-        for format in ["qcow2", "raw"] {
-            let request = AttachRequest(image: "a \(format) image", format: format)
+        for format in [ImageFormat.qcow2, .raw] {
+            let request = AttachRequest(image: "a \(format.rawValue) image", format: format)
             do {
                 let choice = try Attacher.choose(for: request)
                 usable = true
-                print("ok    attach auto (\(format)): \(choice.backend.mode.rawValue) — \(choice.reason)")
+                print("ok    attach auto (\(format.rawValue)): \(choice.backend.mode.rawValue) — \(choice.reason)")
             } catch {
-                print("no    attach auto (\(format)): \(error)")
+                print("no    attach auto (\(format.rawValue)): \(error)")
             }
         }
         if !usable { throw ExitCode.failure }

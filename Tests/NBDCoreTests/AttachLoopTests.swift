@@ -9,10 +9,10 @@ private let skip = Host.missing(programs: AttachFixture.programs, root: true, lo
 struct AttachLoopTests {
     @Test func rawVolumeThroughLoopDeviceReadsAndWrites() throws {
         let fixture = try AttachFixture()
-        let image = try Attacher.attach(AttachRequest(image: fixture.raw, format: "raw", mode: .loop), ledger: nil)
+        let image = try Attacher.attach(AttachRequest(image: fixture.raw, format: .raw, mode: .loop), ledger: nil)
         #expect(image.mode == .loop)
-        #expect(image.disk.size == fixture.partitionOffset + fixture.partitionSize + (1 << 20))
-        let device = try image.blockDevice(number: 1, offset: fixture.partitionOffset, size: fixture.partitionSize)
+        #expect(image.disk.size == 20 << 20)
+        let device = try image.blockDevice(for: fixture.volume(of: image))
         #expect(device.hasPrefix("/dev/loop"))
         do {
             let volume = try FileBlockReader(path: device)
@@ -37,22 +37,22 @@ struct AttachLoopTests {
     @Test func twoAttachesGetDifferentDevices() throws {
         let first = try AttachFixture()
         let second = try AttachFixture()
-        let a = try Attacher.attach(AttachRequest(image: first.raw, format: "raw", mode: .loop), ledger: nil)
+        let a = try Attacher.attach(AttachRequest(image: first.raw, format: .raw, mode: .loop), ledger: nil)
         defer { try? a.detach() }
-        let b = try Attacher.attach(AttachRequest(image: second.raw, format: "raw", mode: .loop), ledger: nil)
+        let b = try Attacher.attach(AttachRequest(image: second.raw, format: .raw, mode: .loop), ledger: nil)
         defer { try? b.detach() }
-        let deviceA = try a.blockDevice(number: 1, offset: first.partitionOffset, size: first.partitionSize)
-        let deviceB = try b.blockDevice(number: 1, offset: second.partitionOffset, size: second.partitionSize)
+        let deviceA = try a.blockDevice(for: first.volume(of: a))
+        let deviceB = try b.blockDevice(for: second.volume(of: b))
         #expect(deviceA != deviceB)
-        #expect(try a.blockDevice(number: 1, offset: first.partitionOffset, size: first.partitionSize) == deviceA)
+        #expect(try a.blockDevice(for: first.volume(of: a)) == deviceA)
     }
 
     @Test func readOnlyAttachRefusesWrites() throws {
         let fixture = try AttachFixture()
         let image = try Attacher.attach(
-            AttachRequest(image: fixture.raw, format: "raw", readOnly: true, mode: .loop), ledger: nil)
+            AttachRequest(image: fixture.raw, format: .raw, readOnly: true, mode: .loop), ledger: nil)
         defer { try? image.detach() }
-        let device = try image.blockDevice(number: 1, offset: fixture.partitionOffset, size: fixture.partitionSize)
+        let device = try image.blockDevice(for: fixture.volume(of: image))
         // Linux opens a read-only block device for writing and refuses the write itself.
         let error = #expect(throws: SystemError.self) {
             let writer = try FileDescriptor.open(device, O_WRONLY)
@@ -64,7 +64,7 @@ struct AttachLoopTests {
     @Test func loopRefusesQCOW2() throws {
         let fixture = try AttachFixture()
         let error = #expect(throws: AttachError.self) {
-            _ = try Attacher.attach(AttachRequest(image: fixture.qcow2, format: "qcow2", mode: .loop), ledger: nil)
+            _ = try Attacher.attach(AttachRequest(image: fixture.qcow2, format: .qcow2, mode: .loop), ledger: nil)
         }
         #expect(error?.description.contains("qcow2") == true)
     }

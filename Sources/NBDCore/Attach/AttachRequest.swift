@@ -1,15 +1,14 @@
 /// What to attach and how.
 public struct AttachRequest: Sendable {
     public var image: String
-    /// qemu's name for the image format: "qcow2" or "raw".
-    // TODO(layout merge): becomes `ImageFormat` once layout's ImageProbe lands on main.
-    public var format: String
+    /// The format from the image's own header (`ImageProbe`); never guessed from the file name.
+    public var format: ImageFormat
     public var readOnly: Bool
     public var mode: AttachMode
     /// A specific device (/dev/nbdN) for the nbd modes; nil lets the kernel pick.
     public var devicePath: String?
 
-    public init(image: String, format: String, readOnly: Bool = false, mode: AttachMode = .auto,
+    public init(image: String, format: ImageFormat, readOnly: Bool = false, mode: AttachMode = .auto,
                 devicePath: String? = nil) {
         self.image = image
         self.format = format
@@ -18,5 +17,5 @@ public struct AttachRequest: Sendable {
         self.devicePath = devicePath
     }
 
-    var isQCOW2: Bool { format == "qcow2" }
+    var isQCOW2: Bool { format == .qcow2 }
 }

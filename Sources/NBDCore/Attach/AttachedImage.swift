@@ -4,9 +4,9 @@ public protocol AttachedImage: AnyObject {
     var mode: AttachMode { get }
     /// Reads of the whole virtual disk, for the partition-table and filesystem probes.
     var disk: BlockReader { get }
-    /// A block device holding exactly one volume: the bytes at `offset` for `size` of the disk.
-    /// `number` is the partition number (0 = whole disk). Asking twice gives the same device.
-    func blockDevice(number: Int, offset: UInt64, size: UInt64) throws -> String
+    /// A block device holding exactly `volume` (a partition, or the whole disk for number 0).
+    /// Asking twice gives the same device.
+    func blockDevice(for volume: Volume) throws -> String
     /// Pushes everything written so far down to the image file.
     func flush() throws
     /// Releases every device and process of the attachment, flushing first. Safe to call twice.

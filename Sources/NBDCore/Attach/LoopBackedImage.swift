@@ -28,10 +28,6 @@ final class LoopBackedImage: AttachedImage, @unchecked Sendable {
         self.ledger = ledger
     }
 
-    func blockDevice(for volume: Volume) throws -> String {
-        try blockDevice(number: volume.number, offset: volume.offset, size: volume.size)
-    }
-
     func blockDevice(number: Int, offset: UInt64, size: UInt64) throws -> String {
         try lock.withLock {
             guard !detached else { throw AttachError("\(backingFile) was detached; no new devices for it") }

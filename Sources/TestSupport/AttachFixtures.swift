@@ -31,6 +31,17 @@ public struct AttachFixture {
         try DiskLayout.read(from: image.disk).volume(mountPartition: 1)
     }
 
+    /// Checks `device` holds partition 1 (its size, the ext4 magic at 1080), then writes `marker` at its
+    /// start, where ext4 keeps 1024 unused bytes. Returns what the device read.
+    public func writeMarker(_ marker: String, to device: String) throws -> (size: UInt64, magic: [UInt8]) {
+        let volume = try FileBlockReader(path: device)
+        let found = (volume.size, try volume.read(at: 1080, count: 2))
+        let writer = try FileDescriptor.open(device, O_WRONLY)
+        try writer.writeAll(Array(marker.utf8))
+        try writer.close()
+        return found
+    }
+
     /// The qcow2 copy's virtual disk as raw bytes, to look at what an attach wrote.
     public func qcow2Contents(at offset: UInt64, count: Int) throws -> [UInt8] {
         let flat = directory.file("flat-\(UInt32.random(in: 0...UInt32.max)).raw")

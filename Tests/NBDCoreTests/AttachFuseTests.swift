@@ -18,15 +18,10 @@ struct AttachFuseTests {
         let device = try image.blockDevice(for: fixture.volume(of: image))
         let exportFile = try #require(LoopDeviceTable.entry(for: device)).backingFile
         #expect(ledger.entries.count == 4, "directory, daemon, FUSE mount, loop device: \(ledger.entries)")
-        do {
-            let volume = try FileBlockReader(path: device)
-            #expect(volume.size == fixture.partitionSize)
-            #expect(try volume.read(at: 1080, count: 2) == [0x53, 0xEF])
-        }
-        let marker = Array("written through FUSE and loop".utf8)
-        let writer = try FileDescriptor.open(device, O_WRONLY)
-        try writer.writeAll(marker)
-        try writer.close()
+        let marker = "written through FUSE and loop"
+        let found = try fixture.writeMarker(marker, to: device)
+        #expect(found.size == fixture.partitionSize)
+        #expect(found.magic == [0x53, 0xEF])
         try image.detach()
         try image.detach()
 
@@ -36,7 +31,7 @@ struct AttachFuseTests {
         #expect(!ProcFS.mountPoints().contains(exportFile))
         #expect(LoopDeviceTable.devices(backedBy: exportFile).isEmpty)
         try Command.check("qemu-img", ["check", "-q", fixture.qcow2])
-        #expect(try fixture.qcow2Contents(at: fixture.partitionOffset, count: marker.count) == marker)
+        #expect(try fixture.qcow2Contents(at: fixture.partitionOffset, count: marker.utf8.count) == Array(marker.utf8))
     }
 
     @Test func readOnlyExportKeepsTheImageUnchanged() throws {

@@ -14,23 +14,16 @@ struct AttachLoopTests {
         #expect(image.disk.size == 20 << 20)
         let device = try image.blockDevice(for: fixture.volume(of: image))
         #expect(device.hasPrefix("/dev/loop"))
-        do {
-            let volume = try FileBlockReader(path: device)
-            #expect(volume.size == fixture.partitionSize)
-            #expect(try volume.read(at: 1080, count: 2) == [0x53, 0xEF])
-        }
-
-        // The first 1024 bytes of ext4 are unused: a marker there harms nothing.
-        let marker = Array("written through the loop device".utf8)
-        let writer = try FileDescriptor.open(device, O_WRONLY)
-        try writer.writeAll(marker)
-        try writer.close()
+        let marker = "written through the loop device"
+        let found = try fixture.writeMarker(marker, to: device)
+        #expect(found.size == fixture.partitionSize)
+        #expect(found.magic == [0x53, 0xEF])
         try image.flush()
         try image.detach()
         try image.detach()
 
-        let written = try FileBlockReader(path: fixture.raw).read(at: fixture.partitionOffset, count: marker.count)
-        #expect(written == marker)
+        let written = try FileBlockReader(path: fixture.raw).read(at: fixture.partitionOffset, count: marker.utf8.count)
+        #expect(written == Array(marker.utf8))
         #expect(LoopDeviceTable.devices(backedBy: fixture.raw).isEmpty)
     }
 

@@ -62,3 +62,23 @@ struct AttachLoopTests {
         #expect(error?.description.contains("qcow2") == true)
     }
 }
+
+@Suite(.enabled(if: Host.missing(root: true, loop: true) == nil, "loop device tests: needs root and /dev/loop-control"))
+struct LoopDeviceTests {
+    @Test func directIOFallsBackWhereTheBackingFileCannotDoIt() throws {
+        // tmpfs has no O_DIRECT.
+        let backing = "/dev/shm/qemu-chroot-loop-dio-\(getpid())"
+        try Command.check("truncate", ["-s", "1M", backing])
+        defer { unlink(backing) }
+        let device = try LoopDevice.attach(backingFile: backing, directIO: true)
+        #expect(LoopDeviceTable.entry(for: device.path)?.backingFile == backing)
+        try device.detach()
+        try device.detach()
+        #expect(LoopDeviceTable.entry(for: device.path)?.backingFile != backing)
+    }
+
+    @Test func misalignedOffsetIsRefused() throws {
+        let error = #expect(throws: AttachError.self) { _ = try LoopDevice.attach(backingFile: "/dev/null", offset: 100) }
+        #expect(error?.description.contains("multiples of 512") == true)
+    }
+}

@@ -66,11 +66,16 @@ struct AttachFuseTests {
         let orphan = fixture.directory.file("orphan.qcow2")
         try Command.check("qemu-img", ["create", "-q", "-f", "qcow2", "-u", "-b", "/nonexistent/base.raw", "-F", "raw",
                                        orphan, "20M"])
+        let ledger = try RunLedger(root: fixture.directory.file("runs"))
         let error = #expect(throws: AttachError.self) {
-            _ = try Attacher.attach(AttachRequest(image: orphan, format: .qcow2, mode: .fuse), ledger: nil)
+            _ = try Attacher.attach(AttachRequest(image: orphan, format: .qcow2, mode: .fuse), ledger: ledger)
         }
         #expect(error?.description.contains("qemu-storage-daemon could not export") == true, "\(error.map { "\($0)" } ?? "")")
         #expect(error?.description.contains("/nonexistent/base.raw") == true)
+        // The failed attach undid everything it recorded.
+        #expect(ledger.entries.isEmpty)
+        ledger.finish()
+        #expect(access(ledger.directory, F_OK) != 0)
     }
 
     @Test func formatThatContradictsTheHeaderIsRefused() throws {

@@ -49,17 +49,21 @@ final class BusyboxImage {
     /// `customize` gets the seed directory (the future image root) before mkfs.
     init(customize: (String) throws -> Void = { _ in }) throws {
         directory = try TemporaryDirectory("qemu-chroot-chroot-test")
-        let seed = directory.file("seed")
+        imagePath = directory.file("root.img")
+        try Self.makeFilesystem(imagePath, seed: directory.file("seed"), customize: customize)
+        device = try Command.check(try ExecutableLookup.resolve("losetup"), ["--find", "--show", imagePath]).trimmingWhitespace()
+    }
+
+    /// A 60 MiB ext4 filesystem image holding busybox as /bin/sh and a few applets.
+    static func makeFilesystem(_ path: String, seed: String, customize: (String) throws -> Void = { _ in }) throws {
         for dir in ["bin", "etc", "root", "proc", "sys", "dev", "tmp"] {
             try Command.check("/bin/mkdir", ["-p", "\(seed)/\(dir)"])
         }
         try Command.check("/bin/cp", [try ExecutableLookup.resolve("busybox"), "\(seed)/bin/busybox"])
-        for applet in Self.applets { symlink("busybox", "\(seed)/bin/\(applet)") }
+        for applet in applets { symlink("busybox", "\(seed)/bin/\(applet)") }
         try customize(seed)
-        imagePath = directory.file("root.img")
-        try Command.check("/usr/bin/truncate", ["-s", "64M", imagePath])
-        try Command.check(try ExecutableLookup.resolve("mkfs.ext4"), ["-q", "-F", "-d", seed, imagePath])
-        device = try Command.check(try ExecutableLookup.resolve("losetup"), ["--find", "--show", imagePath]).trimmingWhitespace()
+        try Command.check("/usr/bin/truncate", ["-s", "60M", path])
+        try Command.check(try ExecutableLookup.resolve("mkfs.ext4"), ["-q", "-F", "-d", seed, path])
     }
 
     /// A file's contents read straight from the image with debugfs, without mounting it.
@@ -69,5 +73,45 @@ final class BusyboxImage {
 
     deinit {
         _ = try? Command.run(try ExecutableLookup.resolve("losetup"), ["-d", device])
+    }
+}
+
+/// A qcow2 disk with a GPT whose partition 1 (type Linux root x86-64) holds the busybox filesystem: what
+/// `qemu-chroot shell` attaches in the end-to-end tests.
+final class BusyboxDisk {
+    static let requirements = Host.missing(programs: ["busybox", "mkfs.ext4", "sgdisk", "qemu-img", "qemu-storage-daemon"],
+                                           root: true, loop: true, fuse: true)
+    let directory: TemporaryDirectory
+    let path: String
+
+    init() throws {
+        directory = try TemporaryDirectory("qemu-chroot-shell-test")
+        let filesystem = directory.file("fs.img")
+        try BusyboxImage.makeFilesystem(filesystem, seed: directory.file("seed"))
+        let raw = directory.file("disk.raw")
+        try Command.check("/usr/bin/truncate", ["-s", "64M", raw])
+        try Command.check(try ExecutableLookup.resolve("sgdisk"), ["-n", "1:2048:+60M", "-t", "1:8304", raw])
+        try Command.check("/bin/dd", ["if=\(filesystem)", "of=\(raw)", "bs=1M", "seek=1", "conv=notrunc", "status=none"])
+        path = directory.file("disk.qcow2")
+        try Command.check(try ExecutableLookup.resolve("qemu-img"), ["convert", "-O", "qcow2", raw, path])
+        unlink(raw)
+        unlink(filesystem)
+    }
+}
+
+/// The `qemu-chroot` executable built next to this test bundle.
+enum QemuChrootBinary {
+    static var path: String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return nil }
+        var directory = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // …/debug/qemu-chrootPackageTests.xctest, or a file inside a bundle directory.
+        while !directory.isEmpty {
+            directory = String(directory[..<(directory.lastIndex(of: "/") ?? directory.startIndex)])
+            let candidate = directory + "/qemu-chroot"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
     }
 }

@@ -65,6 +65,14 @@ public final class ChrootSession: @unchecked Sendable {
     public func copyIn(host: String, image path: String) throws { try files.copyIn(host: host, image: path) }
     public func copyOut(image path: String, host: String) throws { try files.copyOut(image: path, host: host) }
 
+    public func copyDirectoryIn(host: String, image path: String, excludes: [String] = []) throws {
+        try files.copyDirectoryIn(host: host, image: path, excludes: excludes)
+    }
+
+    public func copyDirectoryOut(image path: String, host: String, excludes: [String] = []) throws {
+        try files.copyDirectoryOut(image: path, host: host, excludes: excludes)
+    }
+
     /// `copy_files`: host files to the same paths in the image until `undo()` on the result.
     public func copyFiles(_ paths: [String] = CopiedFiles.defaultPaths) throws -> CopiedFiles {
         try CopiedFiles.copy(paths, into: image)

@@ -10,13 +10,17 @@ public struct FileTransfer: Sendable {
 
     /// Host file → image. If `imagePath` is an existing directory (or ends in "/"), the file goes into it.
     public func copyIn(host hostPath: String, image imagePath: String) throws {
-        let source = try FileDescriptor.open(hostPath, O_RDONLY)
-        let mode = try Self.regularFileMode(source, display: hostPath)
         var target = imagePath
         if imagePath.hasSuffix("/") || (try? image.open(imagePath, CNBD_O_PATH | O_DIRECTORY)) != nil {
             target = Self.join(imagePath, Self.basename(hostPath))
         }
-        let destination = try image.open(target, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+        try write(host: try FileDescriptor.open(hostPath, O_RDONLY), image: target)
+    }
+
+    /// An open host file's contents and mode to exactly `imagePath`.
+    func write(host source: FileDescriptor, image imagePath: String) throws {
+        let mode = try Self.regularFileMode(source, display: source.path)
+        let destination = try image.open(imagePath, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
         try Self.copyContents(from: source, to: destination, mode: mode)
     }
 

@@ -12,12 +12,10 @@ public struct MountHolder: Sendable, CustomStringConvertible {
 /// is private, and whatever shares it was started by this run.
 enum MountHolders {
     static func find(under path: String) -> [MountHolder] {
-        guard let ownNamespace = link("/proc/thread-self/ns/mnt"), let dir = opendir("/proc") else { return [] }
-        defer { closedir(dir) }
+        guard let ownNamespace = link("/proc/thread-self/ns/mnt") else { return [] }
         var holders: [MountHolder] = []
         let me = getpid()
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        for name in entries("/proc") {
             guard let pid = pid_t(name), pid != me else { continue }
             guard link("/proc/\(pid)/ns/mnt") == ownNamespace else { continue }
             let prefix = path.hasSuffix("/") ? path : path + "/"
@@ -37,14 +35,12 @@ enum MountHolders {
 
     /// "fd/N" for each open descriptor of `pid`.
     private static func openFiles(of pid: pid_t) -> [String] {
-        guard let dir = opendir("/proc/\(pid)/fd") else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if !name.hasPrefix(".") { names.append("fd/\(name)") }
-        }
-        return names
+        entries("/proc/\(pid)/fd").map { "fd/\($0)" }
+    }
+
+    private static func entries(_ path: String) -> [String] {
+        guard let directory = try? FileDescriptor.open(path, O_RDONLY | O_DIRECTORY) else { return [] }
+        return (try? DirectoryEntries.names(directory)) ?? []
     }
 
     private static func link(_ path: String) -> String? {

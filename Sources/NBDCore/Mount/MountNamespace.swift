@@ -37,13 +37,9 @@ public enum MountNamespace {
 
     /// Threads of this process, from /proc/self/task.
     public static func threadCount() -> Int {
-        guard let dir = opendir("/proc/self/task") else { return 1 }
-        defer { closedir(dir) }
-        var count = 0
-        while let entry = readdir(dir) {
-            if entry.pointee.d_name.0 != UInt8(ascii: ".") { count += 1 }
-        }
-        return count
+        guard let directory = try? FileDescriptor.open("/proc/self/task", O_RDONLY | O_DIRECTORY),
+              let tasks = try? DirectoryEntries.names(directory) else { return 1 }
+        return tasks.count
     }
 }
 

@@ -81,6 +81,7 @@ struct KernelBlockPartitionLoopTests {
 struct KernelDriverAbsentTests {
     @Test func netlinkSaysTheDriverIsNotLoaded() throws {
         #expect(!NetlinkNBDControl.available)
+        #expect(NBDKernelSupport.probe().summary.contains("modprobe nbd"))
         let error = #expect(throws: NBDKernelError.self) {
             try NetlinkNBDControl().attach(NBDKernelRequest(sockets: [try FileDescriptor.open("/dev/null", O_RDONLY)],
                                                             size: 1 << 20, serverFlags: 0x0c6d))

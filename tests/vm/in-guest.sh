@@ -3,6 +3,7 @@
 set -eu
 cd "$VMTEST_REPO"
 modprobe nbd
+modprobe loop  # the BLKPG-on-loop tests run here too, on a kernel with partition parsers
 echo "in-guest: nbd loaded (nbds_max=$(cat /sys/module/nbd/parameters/nbds_max), max_part=$(cat /sys/module/nbd/parameters/max_part))"
 BUNDLE=$(ls -d .build/debug/*PackageTests.xctest | head -1)
 "$BUNDLE" --testing-library swift-testing --filter "$VMTEST_FILTER"

@@ -13,6 +13,9 @@ struct KernelBlockPartitionLoopTests {
         let directory: TemporaryDirectory
         let device: String
         let descriptor: FileDescriptor
+        /// Owned here so its partitions go before the loop device does, also when a test fails midway: a
+        /// detached loop device without PARTSCAN keeps BLKPG partitions.
+        let partitions: BlockPartitions
         var name: String { String(device.dropFirst("/dev/".count)) }
 
         init() throws {
@@ -22,9 +25,11 @@ struct KernelBlockPartitionLoopTests {
             try Command.check("mkfs.ext4", ["-q", "-F", "-E", "offset=\(1 << 20)", image, "8192k"])
             device = try Command.check("losetup", ["--find", "--show", image]).filter { !$0.isWhitespace }
             descriptor = try FileDescriptor.open(device, O_RDWR)
+            partitions = BlockPartitions(disk: String(device.dropFirst("/dev/".count)), descriptor: descriptor)
         }
 
         deinit {
+            try? partitions.removeAll()
             try? descriptor.close()
             _ = try? Command.run("losetup", ["-d", device])
         }
@@ -32,7 +37,7 @@ struct KernelBlockPartitionLoopTests {
 
     @Test func addMapsTheRangeAndDeleteRemovesIt() throws {
         let loop = try LoopFixture()
-        let partitions = BlockPartitions(disk: loop.name, descriptor: loop.descriptor)
+        let partitions = loop.partitions
         let node = try partitions.map(number: 1, start: 1 << 20, size: 8 << 20)
         let sysfs = "/sys/class/block/\(loop.name)p1"
         #expect(BlockSysfs.attribute("\(sysfs)/start") == "2048")
@@ -52,7 +57,7 @@ struct KernelBlockPartitionLoopTests {
 
     @Test func overlapAndMisalignmentAreExplained() throws {
         let loop = try LoopFixture()
-        let partitions = BlockPartitions(disk: loop.name, descriptor: loop.descriptor)
+        let partitions = loop.partitions
         _ = try partitions.map(number: 1, start: 1 << 20, size: 8 << 20)
         let overlap = #expect(throws: SystemError.self) { try partitions.map(number: 2, start: 4 << 20, size: 1 << 20) }
         #expect(overlap?.errno == EBUSY)
@@ -64,7 +69,7 @@ struct KernelBlockPartitionLoopTests {
 
     @Test func aPartitionTheKernelMadeDifferentlyIsRefused() throws {
         let loop = try LoopFixture()
-        let ours = BlockPartitions(disk: loop.name, descriptor: loop.descriptor)
+        let ours = loop.partitions
         _ = try ours.map(number: 1, start: 1 << 20, size: 8 << 20)
         // A second mapper sees partition 1 already present (as if the kernel's parser had made it) at other bytes.
         let theirs = BlockPartitions(disk: loop.name, descriptor: loop.descriptor)

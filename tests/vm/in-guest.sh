@@ -6,4 +6,5 @@ modprobe nbd
 modprobe loop  # the BLKPG-on-loop tests run here too, on a kernel with partition parsers
 echo "in-guest: nbd loaded (nbds_max=$(cat /sys/module/nbd/parameters/nbds_max), max_part=$(cat /sys/module/nbd/parameters/max_part))"
 BUNDLE=$(ls -d .build/debug/*PackageTests.xctest | head -1)
-"$BUNDLE" --testing-library swift-testing --filter "$VMTEST_FILTER"
+# One at a time: the tests share the nbd driver and some images.
+"$BUNDLE" --testing-library swift-testing --no-parallel --filter "$VMTEST_FILTER"

@@ -102,8 +102,9 @@ struct KernelAttachTests {
         let deadline = Monotonic.now + 5
         while BlockSysfs.nbdAttached(device.index) && Monotonic.now < deadline { usleep(10_000) }
         #expect(!BlockSysfs.nbdAttached(device.index), "/dev/\(device.name) freed itself on last close")
-        #expect(export.server.poll() != nil || { usleep(500_000); return export.server.poll() != nil }(),
-                "qemu-nbd saw the disconnect and exited")
+        let exitDeadline = Monotonic.now + 5
+        while !export.serverExited && Monotonic.now < exitDeadline { usleep(10_000) }
+        #expect(export.serverExited, "qemu-nbd saw the disconnect and exited")
         try? device.detach()
     }
 }

@@ -98,4 +98,18 @@ struct KernelDriverAbsentTests {
                                                           size: 1 << 20, serverFlags: 0x0c6d))
         }
     }
+
+    @Test func nbdBackendsExplainWhyTheyCannotAttach() {
+        let request = AttachRequest(image: "/nonexistent.qcow2", format: "qcow2", mode: .nbd)
+        for backend in [NBDAttachBackend.netlink, NBDAttachBackend.ioctl] {
+            #expect(AttachBackendRegistry.backend(for: backend.mode) != nil, "\(backend.mode.rawValue) is registered")
+            #expect(backend.unavailableReason(for: request)?.contains("modprobe nbd") == true
+                || backend.unavailableReason(for: request)?.contains("root") == true)
+        }
+        var wrongDevice = request
+        wrongDevice.devicePath = "/dev/sda"
+        #expect(NBDAttachBackend.netlink.unavailableReason(for: wrongDevice) == "device_path /dev/sda is not an nbd device (expected /dev/nbdN)")
+        let error = #expect(throws: AttachError.self) { _ = try Attacher.attach(request, ledger: nil) }
+        #expect(error?.description.contains("modprobe nbd") == true)
+    }
 }

@@ -64,6 +64,8 @@ struct KernelBlockPartitionLoopTests {
         #expect(overlap?.description.contains("overlaps") == true)
         let misaligned = #expect(throws: SystemError.self) { try partitions.map(number: 3, start: 10_000_001, size: 1 << 20) }
         #expect(misaligned?.errno == EINVAL)
+        #expect(throws: NBDKernelError.self) { try partitions.map(number: 300, start: 12 << 20, size: 1 << 20) }
+        #expect(throws: NBDKernelError.self) { try partitions.map(number: 0, start: 12 << 20, size: 1 << 20) }
         try partitions.removeAll()
     }
 

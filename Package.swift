@@ -38,6 +38,8 @@ let package = Package(
         .executableTarget(name: "nbd-bench", dependencies: ["NBDCore"]),
         // Shared by the test targets: skip traits that probe the host, image fixtures.
         .target(name: "TestSupport", dependencies: ["NBDCore"]),
+        // A run for the attach tests to SIGKILL, so they can check what `cleanup` releases.
+        .executableTarget(name: "attach-hold", dependencies: ["NBDCore"], path: "Tests/AttachHold"),
         .testTarget(name: "NBDCoreTests", dependencies: ["NBDCore", "CNBD", "TestSupport"]),
         .testTarget(name: "BuilderTests", dependencies: ["Builder", "NBDCore", "TestSupport"]),
         .testTarget(name: "PackerRPCTests", dependencies: ["PackerRPC", "Builder", "TestSupport"]),

@@ -1,1 +1,0 @@
-// The qemu-chroot builder: templates, build steps, provisioners. See README.md.

@@ -1,0 +1,108 @@
+import Glibc
+import NBDCore
+
+/// A command to run inside the image, with its output streamed to the caller as it arrives.
+public struct RemoteCommand {
+    /// Shell text, run as `/bin/sh -c command` inside the image (after `command_wrapper`).
+    public var command: String
+    /// Extra environment for the command, on top of the chroot's minimal environment.
+    public var environment: [String: String]
+    /// Readable fd given to the command as stdin; nil means /dev/null.
+    public var stdin: Int32?
+    public var stdout: (ArraySlice<UInt8>) -> Void
+    public var stderr: (ArraySlice<UInt8>) -> Void
+
+    public init(
+        _ command: String, environment: [String: String] = [:], stdin: Int32? = nil,
+        stdout: @escaping (ArraySlice<UInt8>) -> Void = { _ in },
+        stderr: @escaping (ArraySlice<UInt8>) -> Void = { _ in }
+    ) {
+        self.command = command
+        self.environment = environment
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+    }
+}
+
+/// What to upload: bytes held in memory or a host file, streamed.
+public enum UploadSource {
+    case bytes([UInt8])
+    case file(String)
+}
+
+/// How provisioners reach the image: Packer's communicator (Start, Upload, UploadDir, Download,
+/// DownloadDir), implemented over a chroot by `ChrootCommunicator` and served to Packer by the plugin.
+///
+/// Image-side paths are absolute paths inside the image; they are resolved inside the image root, so
+/// symlinks in the image can never lead outside it.
+public protocol Communicator: AnyObject {
+    /// Runs `command` to completion, streaming its output; cancelling `cancellation` stops it (TERM, then
+    /// KILL) and the call then returns the status it ended with.
+    func run(_ command: RemoteCommand, cancellation: Cancellation) throws -> ExitStatus
+
+    /// Writes `source` to the file `destination` in the image, replacing it; `mode` nil keeps an existing
+    /// file's mode, or 0644 for a new one. Missing parent directories are created.
+    func upload(_ source: UploadSource, to destination: String, mode: mode_t?) throws
+
+    /// Copies a host directory into the image with Packer's trailing-slash rule: `src/` copies the
+    /// contents of src into `destination`; `src` (no slash) creates `destination/<basename of src>`.
+    /// `excluding` holds glob patterns matched against paths relative to `source` (and their basenames).
+    func uploadDirectory(_ source: String, to destination: String, excluding: [String]) throws
+
+    /// Streams the file `source` in the image to `sink`, in chunks.
+    func download(_ source: String, into sink: (ArraySlice<UInt8>) throws -> Void) throws
+
+    /// Copies a directory from the image to the host, with the same trailing-slash rule as upload.
+    func downloadDirectory(_ source: String, to destination: String, excluding: [String]) throws
+}
+
+/// A command started in the background, for callers that need Packer's asynchronous Start.
+public final class RemoteExecution: @unchecked Sendable {
+    private let cancellation = Cancellation()
+    private let lock = Mutex()
+    private var result: Result<ExitStatus, Error>?
+    // A separate lock for joining: the thread takes `lock` to publish its result.
+    private let joinLock = Mutex()
+    private var joined = false
+    private var thread = pthread_t()
+
+    fileprivate init() {}
+
+    /// Blocks until the command ends; the same result every time.
+    public func wait() throws -> ExitStatus {
+        joinLock.withLock {
+            if !joined { pthread_join(thread, nil); joined = true }
+        }
+        return try lock.withLock { result! }.get()
+    }
+
+    /// Stops the command (TERM, then KILL); `wait()` then returns how it ended.
+    public func cancel(_ reason: String = "cancelled") { cancellation.cancel(reason) }
+
+    fileprivate func launch(_ body: @escaping (Cancellation) -> Result<ExitStatus, Error>) throws {
+        final class Box { let run: () -> Void; init(_ run: @escaping () -> Void) { self.run = run } }
+        let box = Unmanaged.passRetained(Box { [self] in
+            let outcome = body(cancellation)
+            lock.withLock { result = outcome }
+        })
+        let created = pthread_create(&thread, nil, { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            box.run()
+            return nil
+        }, box.toOpaque())
+        if created != 0 {
+            box.release()
+            throw SystemError("pthread_create", errno: created)
+        }
+    }
+}
+
+extension Communicator {
+    /// Packer's Start: runs `command` on its own thread; `wait()` for the status.
+    public func start(_ command: RemoteCommand) throws -> RemoteExecution {
+        let execution = RemoteExecution()
+        try execution.launch { cancellation in Result { try self.run(command, cancellation: cancellation) } }
+        return execution
+    }
+}

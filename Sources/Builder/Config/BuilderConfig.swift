@@ -1,0 +1,122 @@
+/// The options of one `qemu-chroot` builder, with the seed plugin's keys and defaults (see docs/builder.md).
+/// Strings are rendered when the config is read; fields known only during the build ({{.Device}},
+/// {{.MountPath}}, {{.Command}}, {{.RunID}}) stay in the text and are rendered by the step that knows them.
+public struct BuilderConfig {
+    public static let type = "qemu-chroot"
+    public static let attachModes = ["auto", "nbd", "nbd-ioctl", "fuse", "loop"]
+    public static let defaultMountPath = "/mnt/packer-builder-qemu-chroot/{{.RunID}}/{{.Device}}"
+
+    /// Which builder in the template (`name`, or the type).
+    public var buildName: String
+    public var sourceImage: String
+    public var outputDirectory: String
+    public var imageName: String
+    public var format: OutputFormat = .qcow2
+    public var compression = false
+    public var compressionType: CompressionType = .zlib
+    public var devicePath: String?
+    public var attach = "auto"
+    public var mountPath = defaultMountPath
+    /// nil: the root chosen by the layout's rule; 0: the whole disk; N: partition N (1-based).
+    public var mountPartition: Int?
+    public var mountOptions: [String] = []
+    /// nil: the default chroot mounts (proc, sysfs, /dev bind, devpts, binfmt_misc).
+    public var chrootMounts: [ChrootMountSpec]?
+    public var copyFiles = ["/etc/resolv.conf"]
+    public var commandWrapper = "{{.Command}}"
+    public var preMountCommands: [String] = []
+    public var postMountCommands: [String] = []
+    /// Grow the image (and its last partition and filesystem) to this many bytes before provisioning.
+    public var diskSize: UInt64?
+
+    /// Reads and checks one builder's options; problems go to `problems` (all of them, not the first).
+    public static func read(_ options: [(key: String, value: JSONValue)], location: String, buildName: String,
+                            context: TemplateContext, problems: ProblemList) -> BuilderConfig {
+        let reader = OptionReader(location: location, options: options, context: context, problems: problems)
+        _ = reader.value("type")
+        _ = reader.value("name")
+        var config = BuilderConfig(buildName: buildName, sourceImage: "", outputDirectory: "output-\(buildName)", imageName: "")
+        let image = reader.string("source_image"), path = reader.string("source_path")
+        switch (image, path) {
+        case (let image?, nil): config.sourceImage = image
+        case (nil, let path?): config.sourceImage = path
+        case (_?, _?): reader.problem("source_path", "set source_image or its alias source_path, not both")
+        case (nil, nil):
+            if !reader.isSet("source_image") && !reader.isSet("source_path") {
+                reader.problem("source_image", "is required: the image to start from (qcow2 or raw)")
+            }
+        }
+        let sourceKey = path != nil && image == nil ? "source_path" : "source_image"
+        if config.sourceImage.isEmpty && (image != nil || path != nil) {
+            reader.problem(sourceKey, "must not be empty")
+        } else if !config.sourceImage.isEmpty && !HostPath.isReadableFile(config.sourceImage) {
+            reader.problem(sourceKey, "cannot read the image \"\(config.sourceImage)\" (a qcow2 or raw file)")
+        }
+        if let directory = reader.string("output_directory") {
+            if directory.isEmpty { reader.problem("output_directory", "must not be empty") }
+            config.outputDirectory = directory
+        }
+        if let format = reader.choice("format", OutputFormat.allCases.map(\.rawValue)) { config.format = OutputFormat(rawValue: format)! }
+        config.imageName = "packer-\(buildName).\(config.format.rawValue)"
+        if let name = reader.string("image_name") {
+            if name.isEmpty || name.contains("/") || name == "." || name == ".." {
+                reader.problem("image_name", "must be a file name (no \"/\"), got \"\(name)\"")
+            }
+            config.imageName = name
+        }
+        config.compression = reader.bool("compression") ?? false
+        if let type = reader.choice("compression_type", CompressionType.allCases.map(\.rawValue)) {
+            config.compressionType = CompressionType(rawValue: type)!
+            if !config.compression { reader.problem("compression_type", "has no effect without \"compression\": true") }
+        }
+        if config.compression && config.format == .raw {
+            reader.problem("compression", "raw images cannot be compressed; use \"format\": \"qcow2\"")
+        }
+        if let device = reader.string("device_path"), !device.isEmpty {
+            if !device.hasPrefix("/dev/") { reader.problem("device_path", "expected a device under /dev, got \"\(device)\"") }
+            config.devicePath = device
+        }
+        if let mode = reader.choice("attach", attachModes) { config.attach = mode }
+        if let mountPath = reader.string("mount_path", fields: ["Device", "RunID"]) {
+            if !mountPath.hasPrefix("/") { reader.problem("mount_path", "must be an absolute path, got \"\(mountPath)\"") }
+            config.mountPath = mountPath
+        }
+        if let partition = reader.int("mount_partition") {
+            if partition < 0 { reader.problem("mount_partition", "must be 0 (whole disk) or a partition number from 1, got \(partition)") }
+            config.mountPartition = partition
+        }
+        config.mountOptions = reader.strings("mount_options") ?? []
+        if let rows = reader.stringLists("chroot_mounts") {
+            config.chrootMounts = rows.enumerated().compactMap { index, row in
+                ChrootMountSpec(row: row, location: "chroot_mounts[\(index)]", reader: reader)
+            }
+        }
+        if let files = reader.strings("copy_files") {
+            for (index, file) in files.enumerated() where !file.hasPrefix("/") {
+                reader.problem("copy_files[\(index)]", "must be an absolute host path (it is copied to the same path in the image), got \"\(file)\"")
+            }
+            config.copyFiles = files
+        }
+        if let wrapper = reader.string("command_wrapper", fields: ["Command"]) {
+            if !wrapper.contains("{{") { reader.problem("command_wrapper", "must contain {{.Command}}, got \"\(wrapper)\"") }
+            config.commandWrapper = wrapper
+        }
+        config.preMountCommands = reader.strings("pre_mount_commands", fields: ["Device"]) ?? []
+        config.postMountCommands = reader.strings("post_mount_commands", fields: ["Device", "MountPath"]) ?? []
+        if let value = reader.value("disk_size") {
+            do { config.diskSize = try DiskSize.parse(value, context: context) } catch {
+                reader.problem("disk_size", "\(error)")
+            }
+        }
+        reader.finish()
+        return config
+    }
+}
+
+public enum OutputFormat: String, CaseIterable, Sendable {
+    case qcow2, raw
+}
+
+public enum CompressionType: String, CaseIterable, Sendable {
+    case zlib, zstd
+}

@@ -1,0 +1,53 @@
+import Glibc
+import NBDCore
+
+/// Packer's `shell-local`: scripts run on the host (not in the image) with `execute_command`.
+struct ShellLocalProvisioner {
+    let config: ShellLocalConfig
+
+    func run(_ context: ProvisionerContext) throws {
+        let variables = ShellVariables.flatten(context.packerEnvironment + config.environmentVars, format: "%s='%s' ")
+        switch config.source {
+        case .inline(let lines):
+            let script = try TemporaryScript("#!\(config.inlineShebang)\n" + lines.joined(separator: "\n") + "\n")
+            defer { script.remove() }
+            try execute(script.path, variables, context)
+        case .files(let files):
+            for file in files { try execute(HostPath.absolute(file), variables, context) }
+        }
+    }
+
+    private func execute(_ script: String, _ variables: String, _ context: ProvisionerContext) throws {
+        let fields = ["Script": script, "Vars": variables, "Command": script]
+        let argv = try config.executeCommand.map { try Interpolation.render($0, context.template.with(fields: fields)) }
+        context.log.debug("shell-local: \(argv.joined(separator: " "))")
+        var environment = ProcessEnvironment.current
+        for (name, value) in context.packerEnvironment + config.environmentVars { environment[name] = value }
+        let result = try Command.run(argv[0], Array(argv.dropFirst()), environment: environment)
+        for line in (result.stdout + result.stderr).split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+            context.log.message(String(line))
+        }
+        guard case .exited(let code) = result.status, config.validExitCodes.contains(code) else {
+            throw BuildError("shell-local script ended with \(result.status); allowed exit codes are \(config.validExitCodes.map(String.init).joined(separator: ", "))")
+        }
+    }
+}
+
+/// An executable script in a private host temp file, removed by `remove()`.
+struct TemporaryScript {
+    let path: String
+
+    init(_ text: String) throws {
+        let base = ProcessEnvironment.current["TMPDIR"] ?? "/tmp"
+        var template = Array("\(base)/qemu-chroot-local.XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw SystemError("mkstemp", path: base, errno: errno) }
+        path = String(cString: template)
+        let file = FileDescriptor(adopting: fd, path: path)
+        try file.writeAll(Array(text.utf8))
+        try syscall("fchmod", path: path) { fchmod(fd, 0o700) }
+        try file.close()
+    }
+
+    func remove() { unlink(path) }
+}

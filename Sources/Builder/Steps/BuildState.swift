@@ -1,0 +1,43 @@
+import NBDCore
+
+/// What the steps of one build share, typed: each field is written by the step named in its comment.
+public final class BuildState {
+    public let definition: BuildPlan.BuildDefinition
+    public var config: BuilderConfig { definition.config }
+    /// Unique per build, so concurrent builds never share a mount path, work file or ledger record.
+    public let runID: String
+    public let force: Bool
+    public let cancellation: Cancellation
+    public let output: BuildLog
+
+    /// prepare output: the output directory, and whether this build created it (then a failure removes it).
+    public var outputDirectory = ""
+    public var createdOutputDirectory = false
+    /// prepare output: the qcow2 overlay over the read-only source, which the build writes.
+    public var overlayPath = ""
+    /// write output: set once the output file is in place.
+    public var outputPath: String?
+    public var succeeded = false
+    /// artifact.
+    public var artifact: Artifact?
+    public private(set) var timings: [(step: String, seconds: Double)] = []
+
+    public init(definition: BuildPlan.BuildDefinition, runID: String, force: Bool, cancellation: Cancellation, output: BuildOutput) {
+        self.definition = definition
+        self.runID = runID
+        self.force = force
+        self.cancellation = cancellation
+        self.output = BuildLog(output: output, target: definition.name)
+    }
+
+    func record(_ step: String, seconds: Double) {
+        timings.append((step, seconds))
+        output.say("\(step) done in \(Duration.format(seconds))")
+    }
+}
+
+/// A build failure with a sentence for the user.
+public struct BuildError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

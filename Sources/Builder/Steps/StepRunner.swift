@@ -1,0 +1,54 @@
+import NBDCore
+
+/// A step failed: which one and why; the build's error.
+public struct StepFailed: Error, CustomStringConvertible {
+    public let step: String
+    public let underlying: Error
+    public var description: String { "\(step) failed: \(underlying)" }
+}
+
+/// Runs steps in order (multistep's basic runner, typed): stops at the first failure or at cancellation,
+/// then cleans up every step that ran, in reverse, the failed one included. Every cleanup runs even when
+/// one fails; the build's first error is what `run` throws.
+public enum StepRunner {
+    public static func run(_ steps: [Step], state: BuildState) throws {
+        var started: [Step] = []
+        var firstError: Error?
+        for step in steps {
+            if state.cancellation.isCancelled {
+                firstError = StepFailed(step: step.name, underlying: CancelledError(state.cancellation.cancelReason))
+                break
+            }
+            started.append(step)
+            let begin = Monotonic.now
+            do {
+                try step.run(state)
+                state.record(step.name, seconds: Monotonic.now - begin)
+            } catch {
+                let seconds = Monotonic.now - begin
+                // A step interrupted by a cancel reports the cancel, not the EINTR or killed child it caused.
+                let cause: Error = state.cancellation.isCancelled ? CancelledError(state.cancellation.cancelReason) : error
+                state.output.say("\(step.name) failed after \(Duration.format(seconds)): \(cause)")
+                firstError = StepFailed(step: step.name, underlying: cause)
+                break
+            }
+        }
+        for step in started.reversed() {
+            do {
+                try step.cleanup(state)
+            } catch {
+                state.output.error("cleanup of \(step.name): \(error)")
+                if firstError == nil { firstError = StepFailed(step: "cleanup of \(step.name)", underlying: error) }
+            }
+        }
+        if let firstError { throw firstError }
+    }
+}
+
+enum Duration {
+    static func format(_ seconds: Double) -> String {
+        let hundredths = Int((seconds * 100).rounded())
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)s"
+    }
+}

@@ -1,0 +1,44 @@
+import Glibc
+import NBDCore
+
+/// Flattens the overlay into the output image with qemu-img convert (compressed when asked) under a
+/// temporary name, syncs it, and renames it into place: the output is complete or absent.
+final class StepWriteOutput: Step {
+    let name = "write output"
+    private var partialPath: String?
+
+    func run(_ state: BuildState) throws {
+        let config = state.config
+        let final = "\(state.outputDirectory)/\(config.imageName)"
+        let partial = "\(state.outputDirectory)/.\(config.imageName).\(state.runID).partial"
+        partialPath = partial
+        let compression = config.compression ? config.compressionType : nil
+        state.output.debug("qemu-img convert to \(config.format.rawValue)" + (compression.map { ", compressed with \($0.rawValue)" } ?? ", uncompressed"))
+        try QemuImg.convert(state.overlayPath, to: partial, format: config.format, compression: compression)
+        try FileTree.sync(partial)
+        try syscall("rename", path: final) { rename(partial, final) }
+        partialPath = nil
+        try FileTree.sync(state.outputDirectory)
+        state.outputPath = final
+    }
+
+    func cleanup(_ state: BuildState) throws {
+        if let partial = partialPath, HostPath.exists(partial) {
+            try syscall("unlink", path: partial) { unlink(partial) }
+        }
+        partialPath = nil
+    }
+}
+
+/// Describes the finished image: path, size and SHA-256; the build has succeeded once this ran.
+final class StepArtifact: Step {
+    let name = "artifact"
+
+    func run(_ state: BuildState) throws {
+        guard let path = state.outputPath else { throw BuildError("no output image was written") }
+        let artifact = Artifact(buildName: state.definition.name, path: path, size: try FileTree.fileSize(path),
+                                sha256: try SHA256.file(path))
+        state.artifact = artifact
+        state.succeeded = true
+    }
+}

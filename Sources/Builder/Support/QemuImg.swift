@@ -1,0 +1,24 @@
+import NBDCore
+
+/// The qemu-img operations a build needs. The source image is only ever opened read-only, as the
+/// backing file of an overlay.
+public enum QemuImg {
+    /// A qcow2 overlay at `overlay` whose reads fall through to `backing` (opened read-only by qemu).
+    public static func createOverlay(_ overlay: String, backing: String, backingFormat: String) throws {
+        try Command.check("qemu-img", ["create", "-q", "-f", "qcow2", "-b", backing, "-F", backingFormat, overlay])
+    }
+
+    public static func resize(_ image: String, to bytes: UInt64) throws {
+        try Command.check("qemu-img", ["resize", "-q", "-f", "qcow2", image, String(bytes)])
+    }
+
+    /// Flattens `source` (with its backing chain) into a standalone `destination` of `format`.
+    public static func convert(_ source: String, to destination: String, format: OutputFormat,
+                               compression: CompressionType?) throws {
+        var arguments = ["convert", "-q", "-f", "qcow2", "-O", format.rawValue]
+        if let compression {
+            arguments += ["-c", "-o", "compression_type=\(compression.rawValue)"]
+        }
+        try Command.check("qemu-img", arguments + [source, destination])
+    }
+}

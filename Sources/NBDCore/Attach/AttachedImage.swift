@@ -1,0 +1,29 @@
+/// An image attached to the host. Its owner must call `detach()` (idempotent) when done.
+public protocol AttachedImage: AnyObject {
+    /// The backend that attached it (never `.auto`).
+    var mode: AttachMode { get }
+    /// Reads of the whole virtual disk, for the partition-table and filesystem probes.
+    var disk: BlockReader { get }
+    /// A block device holding exactly one volume: the bytes at `offset` for `size` of the disk.
+    /// `number` is the partition number (0 = whole disk). Asking twice gives the same device.
+    func blockDevice(number: Int, offset: UInt64, size: UInt64) throws -> String
+    /// Pushes everything written so far down to the image file.
+    func flush() throws
+    /// Releases every device and process of the attachment, flushing first. Safe to call twice.
+    func detach() throws
+}
+
+/// A way of attaching images; the kernel nbd backends plug in through `AttachBackendRegistry`.
+public protocol AttachBackend: Sendable {
+    var mode: AttachMode { get }
+    /// Why this backend cannot attach `request` on this host, or nil if it can.
+    func unavailableReason(for request: AttachRequest) -> String?
+    func attach(_ request: AttachRequest, ledger: RunLedger?) throws -> AttachedImage
+    /// Releases `resource` left by a killed run if it is this backend's kind (the nbd backends disconnect
+    /// `.nbd` devices whose backend identifier matches); returns false for other kinds.
+    func releaseStale(_ resource: LedgerResource) throws -> Bool
+}
+
+extension AttachBackend {
+    public func releaseStale(_ resource: LedgerResource) throws -> Bool { false }
+}

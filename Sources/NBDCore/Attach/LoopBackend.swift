@@ -1,0 +1,22 @@
+import Glibc
+
+/// `attach: loop`: loop devices directly on a raw image file. No daemon, no copy.
+public struct LoopBackend: AttachBackend {
+    public var mode: AttachMode { .loop }
+
+    public init() {}
+
+    public func unavailableReason(for request: AttachRequest) -> String? {
+        if request.isQCOW2 {
+            return "loop devices read raw images only and \(request.image) is qcow2; use attach fuse (or auto)"
+        }
+        if access("/dev/loop-control", R_OK | W_OK) != 0 { return "/dev/loop-control is not usable (needs root)" }
+        return nil
+    }
+
+    public func attach(_ request: AttachRequest, ledger: RunLedger?) throws -> AttachedImage {
+        if let reason = unavailableReason(for: request) { throw AttachError("cannot attach with loop: \(reason)") }
+        return try LoopBackedImage(mode: .loop, backingFile: request.image, readOnly: request.readOnly,
+                                   export: nil, ledger: ledger)
+    }
+}

@@ -1,0 +1,65 @@
+/// The filesystem to mount: a partition, or the whole disk (number 0).
+public struct Volume: Equatable, Sendable {
+    /// The partition number, or 0 for a filesystem on the whole disk.
+    public let number: Int
+    public let offset: UInt64
+    public let size: UInt64
+    public let filesystem: FilesystemInfo
+    /// The fstype for mount(2).
+    public let mountType: String
+}
+
+extension DiskLayout {
+    /// The volume to mount as root. `mountPartition` nil applies the default root rule:
+    /// 1. the DPS root partition for the host architecture, if it holds a mountable filesystem;
+    /// 2. else the lowest-numbered partition holding a Linux filesystem (ext2/3/4, xfs, btrfs);
+    /// 3. else a mountable filesystem on the whole disk.
+    /// `mountPartition` 0 means the whole disk; any other number is that partition.
+    public func volume(mountPartition: Int?) throws -> Volume {
+        guard let number = mountPartition else {
+            guard let number = defaultRootNumber else {
+                throw LayoutError("no partition holds a Linux filesystem (\(inventory)); set mount_partition")
+            }
+            return try volume(mountPartition: number)
+        }
+        if number == 0 {
+            guard let filesystem = wholeDiskFilesystem, let mountType = filesystem.mountType else {
+                throw LayoutError("mount_partition 0 means a filesystem on the whole disk, but \(wholeDiskDescription); this disk has \(inventory)")
+            }
+            return Volume(number: 0, offset: 0, size: diskSize, filesystem: filesystem, mountType: mountType)
+        }
+        guard let partition = partitions.first(where: { $0.number == number }) else {
+            throw LayoutError("mount_partition \(number) does not exist; this disk has \(inventory)")
+        }
+        guard let filesystem = partition.filesystem, let mountType = filesystem.mountType else {
+            let what = partition.filesystem.flatMap { $0.type.refusal } ?? "no recognised filesystem"
+            throw LayoutError("mount_partition \(number) holds \(what), not a mountable filesystem; this disk has \(inventory)")
+        }
+        return Volume(number: number, offset: partition.start, size: partition.size, filesystem: filesystem,
+                      mountType: mountType)
+    }
+
+    /// The number the default root rule picks (0 = whole disk), or nil if nothing qualifies.
+    public var defaultRootNumber: Int? {
+        let mountable = partitions.filter { $0.filesystem?.isMountable == true }
+        if let root = mountable.first(where: { $0.type.role == .root(Architecture.host) }) { return root.number }
+        if let linux = mountable.first(where: { $0.filesystem?.type.isLinuxRoot == true }) { return linux.number }
+        if wholeDiskFilesystem?.isMountable == true { return 0 }
+        return nil
+    }
+
+    /// "partitions 1 (vfat), 2 (swap), 3 (no filesystem)" — for error messages.
+    var inventory: String {
+        if partitions.isEmpty {
+            return wholeDiskFilesystem.map { "no partition table and a whole-disk \($0.type.rawValue) filesystem" }
+                ?? "no partition table and no filesystem"
+        }
+        let list = partitions.map { "\($0.number) (\($0.isExtendedContainer ? "extended" : $0.filesystem?.type.rawValue ?? "no filesystem"))" }
+        return (partitions.count == 1 ? "partition " : "partitions ") + list.joined(separator: ", ")
+    }
+
+    private var wholeDiskDescription: String {
+        if let filesystem = wholeDiskFilesystem { return "the whole disk holds \(filesystem.type.refusal ?? filesystem.type.rawValue)" }
+        return table == .none ? "the disk holds no filesystem" : "the disk has a \(table.rawValue.uppercased()) partition table"
+    }
+}

@@ -1,0 +1,64 @@
+/// What one run holds, as written to /run/qemu-chroot/runs/<run-id>/record.json.
+public struct RunRecord: Codable, Equatable, Sendable {
+    public var runID: String
+    public var ownerPID: Int32
+    /// The owner's start time (/proc/PID/stat field 22), so a reused pid never counts as the owner.
+    public var ownerStartTime: UInt64
+    /// Seconds since the epoch when the run began, for people reading the record.
+    public var startedAt: Int
+    /// The run's private mount namespace (inode of /proc/PID/ns/mnt); nil while the run shares the host's.
+    public var mountNamespace: UInt64?
+    public var entries: [LedgerEntry]
+
+    public init(runID: String, ownerPID: Int32, ownerStartTime: UInt64, startedAt: Int, mountNamespace: UInt64?,
+                entries: [LedgerEntry]) {
+        self.runID = runID
+        self.ownerPID = ownerPID
+        self.ownerStartTime = ownerStartTime
+        self.startedAt = startedAt
+        self.mountNamespace = mountNamespace
+        self.entries = entries
+    }
+}
+
+/// One resource, recorded as intended before it is acquired and as held after.
+public struct LedgerEntry: Codable, Equatable, Sendable {
+    public enum State: String, Codable, Sendable { case intended, held }
+
+    public var id: Int
+    public var state: State
+    public var resource: LedgerResource
+
+    public init(id: Int, state: State, resource: LedgerResource) {
+        self.id = id
+        self.state = state
+        self.resource = resource
+    }
+}
+
+/// The kinds of things a run can leave behind if it is killed.
+public enum LedgerResource: Codable, Equatable, Sendable, CustomStringConvertible {
+    /// A child process (qemu-storage-daemon, qemu-nbd); pid and start time are nil until it is spawned.
+    case child(command: String, pid: Int32?, startTime: UInt64?)
+    /// A loop device over `backingFile` at `offset`.
+    case loop(device: String, backingFile: String, offset: UInt64)
+    /// A FUSE export mounted on a regular file.
+    case fuseMount(path: String)
+    /// A private directory of ours (the FUSE mountpoint's), removed with its contents.
+    case directory(path: String)
+    /// A kernel nbd device attached with this backend identifier.
+    case nbd(index: Int, backendIdentifier: String)
+    /// A filesystem mounted by the run.
+    case mount(path: String)
+
+    public var description: String {
+        switch self {
+        case .child(let command, let pid, _): return "process \(pid.map(String.init) ?? "(not started)") (\(command))"
+        case .loop(let device, let backingFile, let offset): return "loop device \(device) (\(backingFile) at \(offset))"
+        case .fuseMount(let path): return "FUSE mount \(path)"
+        case .directory(let path): return "directory \(path)"
+        case .nbd(let index, let backendIdentifier): return "nbd device /dev/nbd\(index) (\(backendIdentifier))"
+        case .mount(let path): return "mount \(path)"
+        }
+    }
+}

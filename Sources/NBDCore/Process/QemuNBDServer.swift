@@ -1,0 +1,129 @@
+import Glibc
+
+/// A qemu-nbd child serving one image on a unix socket in a private 0700 directory. It is listening when
+/// `init` returns; `stop()` (SIGTERM, wait while it flushes, SIGKILL after a grace, remove the directory) is
+/// idempotent and also runs from `deinit` as a safety net. Its stderr goes to a file in the directory and is
+/// quoted in errors.
+public final class QemuNBDServer: @unchecked Sendable {
+    public let image: String
+    public let options: QemuNBDOptions
+    public let socketPath: String
+    /// The private directory holding the socket and qemu-nbd's stderr.
+    public let directory: String
+    private let child: ChildProcess
+    private let lock = Mutex()
+    private var stopped = false
+
+    public var pid: pid_t { child.pid }
+    /// The export name to ask for, as passed to `--export-name`.
+    public var exportName: String { options.exportName }
+
+    public init(image: String, options: QemuNBDOptions) throws {
+        try options.validate()
+        let executable = try ExecutableLookup.resolve("qemu-nbd")
+        let directory = try QemuNBDServer.makePrivateDirectory()
+        let socketPath = "\(directory)/nbd.sock"
+        let stderrPath = "\(directory)/qemu-nbd.stderr"
+        do {
+            guard socketPath.utf8.count < 108 else { throw QemuNBDError.socketPathTooLong(socketPath) }
+            let stderrFile = try FileDescriptor.open(stderrPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+            var spawn = SpawnOptions()
+            spawn.stderr = stderrFile.rawValue
+            child = try ChildProcess.spawn(executable, options.arguments(image: image, socket: socketPath), options: spawn)
+            try? stderrFile.close()
+        } catch {
+            QemuNBDServer.removeDirectory(directory)
+            throw error
+        }
+        self.image = image
+        self.options = options
+        self.socketPath = socketPath
+        self.directory = directory
+        do {
+            try waitUntilListening()
+        } catch {
+            child.terminate(grace: 1)
+            QemuNBDServer.removeDirectory(directory)
+            stopped = true
+            throw error
+        }
+        Log.debug("qemu-nbd pid \(child.pid) serves \(image) on \(socketPath)")
+    }
+
+    deinit { try? stop() }
+
+    /// What qemu-nbd has printed on stderr so far (the last 4 KiB).
+    public var stderrText: String { QemuNBDServer.tail(of: "\(directory)/qemu-nbd.stderr") }
+
+    /// SIGTERM, then wait up to `options.stopGrace` for qemu-nbd to flush and exit, then SIGKILL; removes the
+    /// socket directory. Throws only if it had to be killed. Safe to call again.
+    public func stop() throws {
+        let first: Bool = lock.withLock {
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first else { return }
+        let wasRunning = child.poll() == nil
+        let status = child.terminate(grace: options.stopGrace)
+        QemuNBDServer.removeDirectory(directory)
+        if wasRunning && status == .signaled(SIGKILL) {
+            throw QemuNBDError.killedOnStop(image: image, status: status)
+        }
+    }
+
+    /// Ready when the kernel lists our socket path as listening in /proc/net/unix. Connecting to test it
+    /// would be wrong: a non-persistent qemu-nbd exits when that probe client leaves.
+    private func waitUntilListening() throws {
+        let deadline = Monotonic.now + options.startTimeout
+        while true {
+            if let status = child.poll() {
+                throw QemuNBDError.exitedBeforeListening(image: image, status: status, stderr: stderrText)
+            }
+            if QemuNBDServer.isListening(socketPath) { return }
+            if Monotonic.now >= deadline {
+                throw QemuNBDError.notListening(image: image, seconds: options.startTimeout, stderr: stderrText)
+            }
+            usleep(5_000)
+        }
+    }
+
+    /// /proc/net/unix rows: "Num RefCount Protocol Flags Type St Inode Path"; Flags 0x10000 is __SO_ACCEPTCON,
+    /// set once listen(2) has run.
+    static func isListening(_ path: String) -> Bool {
+        guard let table = try? FileDescriptor.open("/proc/net/unix", O_RDONLY) else { return false }
+        var text: [UInt8] = []
+        while let chunk = try? table.read(count: 1 << 20), !chunk.isEmpty { text += chunk }
+        for line in String(decoding: text, as: UTF8.self).split(separator: "\n") where line.hasSuffix(" " + path) {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if fields.count >= 8, let flags = UInt32(fields[3], radix: 16), flags & 0x10000 != 0 { return true }
+        }
+        return false
+    }
+
+    private static func makePrivateDirectory() throws -> String {
+        let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        var template = Array("\(base)/qemu-nbd.XXXXXX".utf8CString)
+        // mkdtemp creates the directory with mode 0700.
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw SystemError("mkdtemp", path: base, errno: errno)
+        }
+        return String(cString: made)
+    }
+
+    /// Only the two files we put there, then the directory itself: nothing else could be inside a 0700
+    /// directory we created, and a plain rmdir never follows anything.
+    private static func removeDirectory(_ directory: String) {
+        unlink("\(directory)/nbd.sock")
+        unlink("\(directory)/qemu-nbd.stderr")
+        rmdir(directory)
+    }
+
+    private static func tail(of path: String) -> String {
+        guard let file = try? FileDescriptor.open(path, O_RDONLY) else { return "" }
+        let size = lseek(file.rawValue, 0, SEEK_END)
+        let start = max(0, size - 4096)
+        var buffer = [UInt8](repeating: 0, count: Int(size - start))
+        let got = (try? buffer.withUnsafeMutableBytes { try file.pread(into: $0, at: UInt64(start)) }) ?? 0
+        return String(decoding: buffer.prefix(got), as: UTF8.self)
+    }
+}

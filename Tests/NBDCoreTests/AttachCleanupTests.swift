@@ -1,0 +1,132 @@
+import CNBD
+import Glibc
+import NBDCore
+import TestSupport
+import Testing
+
+private let skip = Host.missing(programs: AttachFixture.programs + ["qemu-storage-daemon"], root: true,
+                                loop: true, fuse: true)
+
+@Suite(.enabled(if: skip == nil, "attach cleanup tests: \(skip ?? "")"), .timeLimit(.minutes(2)))
+struct AttachCleanupTests {
+    /// The attach-hold helper, built next to the test bundle.
+    static var helper: String {
+        let exe = (try? readlink("/proc/self/exe")) ?? ""
+        return String(exe[..<(exe.lastIndex(of: "/") ?? exe.endIndex)]) + "/attach-hold"
+    }
+
+    @Test(arguments: [("qcow2", AttachMode.fuse), ("raw", AttachMode.loop)])
+    func killedRunIsReleasedByCleanup(format: String, mode: AttachMode) throws {
+        try #require(access(Self.helper, X_OK) == 0, "\(Self.helper) is missing: swift build first")
+        let fixture = try AttachFixture()
+        let root = fixture.directory.file("runs")
+        let target = fixture.directory.file("mnt")
+        mkdir(target, 0o755)
+        defer { if ProcFS.mountPoints().contains(target) { umount2(target, Int32(MNT_DETACH)) } }
+        let image = format == "qcow2" ? fixture.qcow2 : fixture.raw
+
+        let run = try HeldRun(helper: Self.helper, arguments: [
+            root, image, format, mode.rawValue, "\(fixture.partitionOffset)", "\(fixture.partitionSize)", target])
+        defer { run.child.terminate(grace: 1) }
+        let record = try #require(RunLedger.findAll(root: root).first)
+        let loops = record.entries.compactMap { entry -> LoopDeviceTable.Entry? in
+            guard case .loop(let device, let backing, let offset) = entry.resource else { return nil }
+            return LoopDeviceTable.Entry(device: device, backingFile: backing, offset: offset)
+        }
+        let daemons = record.entries.compactMap { entry -> (pid_t, UInt64)? in
+            guard case .child(_, let pid?, let start?) = entry.resource else { return nil }
+            return (pid, start)
+        }
+        #expect(loops.map(\.device) == [run.device])
+        #expect(LoopDeviceTable.entry(for: run.device) == loops.first)
+        #expect(daemons.count == (mode == .fuse ? 1 : 0))
+        #expect(RunLedger.findStale(root: root).isEmpty, "the run still lives")
+
+        run.child.signal(SIGKILL)
+        #expect(run.child.wait() == .signaled(SIGKILL))
+        let stale = RunLedger.findStale(root: root)
+        #expect(stale.map(\.record.runID) == [record.runID])
+
+        var lines: [String] = []
+        let dry = StaleRunCleaner(dryRun: true) { lines.append($0) }
+        for run in stale { #expect(dry.clean(run)) }
+        #expect(lines.contains("would release mount \(target)"))
+        #expect(access(stale[0].directory, F_OK) == 0, "a dry run removes nothing")
+
+        lines = []
+        let cleaner = StaleRunCleaner { lines.append($0) }
+        for run in stale { #expect(cleaner.clean(run), "\(lines)") }
+        print("cleanup of a killed \(mode.rawValue) run:\n  " + lines.joined(separator: "\n  "))
+        #expect(lines.contains("released mount \(target)"))
+        #expect(lines.last == "removed the record of run \(record.runID)")
+        #expect(!ProcFS.mountPoints().contains(target))
+        for loop in loops { #expect(LoopDeviceTable.devices(backedBy: loop.backingFile).isEmpty) }
+        for (pid, start) in daemons { #expect(!ProcFS.isAlive(pid, startTime: start)) }
+        let fuseMounts = record.entries.compactMap { entry -> String? in
+            if case .fuseMount(let path) = entry.resource { return path } else { return nil }
+        }
+        for path in fuseMounts { #expect(!ProcFS.mountPoints().contains(path)) }
+        #expect(access(stale[0].directory, F_OK) != 0)
+        #expect(RunLedger.findStale(root: root).isEmpty)
+        if format == "qcow2" { try Command.check("qemu-img", ["check", "-q", "-f", format, image]) }
+    }
+
+    @Test func cleanupLeavesALoopDeviceWithAnotherBackingFileAlone() throws {
+        let fixture = try AttachFixture()
+        let root = fixture.directory.file("runs")
+        let image = try Attacher.attach(AttachRequest(image: fixture.raw, format: "raw", mode: .loop), ledger: nil)
+        defer { try? image.detach() }
+        let device = try image.blockDevice(number: 1, offset: fixture.partitionOffset, size: fixture.partitionSize)
+
+        // A dead owner whose record names our device with a different backing file: the device was reused.
+        let record = RunRecord(runID: "0123456789abcdef", ownerPID: 1, ownerStartTime: 1, startedAt: 0,
+                               mountNamespace: nil, entries: [
+                                   LedgerEntry(id: 1, state: .held, resource: .loop(
+                                       device: device, backingFile: "/elsewhere.img", offset: fixture.partitionOffset))])
+        let run = StaleRun(directory: "\(root)/\(record.runID)", record: record)
+        var lines: [String] = []
+        #expect(StaleRunCleaner { lines.append($0) }.clean(run))
+        #expect(LoopDeviceTable.entry(for: device)?.backingFile == fixture.raw)
+        #expect(lines == ["removed the record of run \(record.runID)"])
+    }
+}
+
+/// The attach-hold helper, running, with the line it printed once attached and mounted.
+private struct HeldRun {
+    let child: ChildProcess
+    let device: String
+
+    init(helper: String, arguments: [String]) throws {
+        var pipe: [Int32] = [0, 0]
+        try syscall("pipe2") { cnbd_pipe_cloexec(&pipe) }
+        let reader = FileDescriptor(adopting: pipe[0], path: "attach-hold stdout")
+        var options = SpawnOptions()
+        options.stdout = pipe[1]
+        options.stderr = 2
+        options.deathSignal = SIGKILL
+        do {
+            child = try ChildProcess.spawn(helper, arguments, options: options)
+        } catch {
+            close(pipe[1]); throw error
+        }
+        close(pipe[1])
+        var line: [UInt8] = []
+        while line.last != UInt8(ascii: "\n") {
+            let byte = try reader.read(count: 1)
+            if byte.isEmpty { break }
+            line += byte
+        }
+        let fields = String(decoding: line, as: UTF8.self).split(separator: " ")
+        guard fields.count == 2 else {
+            child.terminate(grace: 1)
+            throw AttachError("attach-hold did not attach (\(child.wait()))")
+        }
+        device = String(fields[1]).trimmingWhitespace()
+    }
+}
+
+private func readlink(_ path: String) throws -> String {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let count = try syscall("readlink", path: path) { Glibc.readlink(path, &buffer, buffer.count - 1) }
+    return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

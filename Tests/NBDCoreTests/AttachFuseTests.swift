@@ -1,0 +1,77 @@
+import Glibc
+import NBDCore
+import TestSupport
+import Testing
+
+private let skip = Host.missing(programs: AttachFixture.programs + ["qemu-storage-daemon"], root: true,
+                                loop: true, fuse: true)
+
+@Suite(.enabled(if: skip == nil, "attach fuse tests: \(skip ?? "")"), .timeLimit(.minutes(2)))
+struct AttachFuseTests {
+    @Test func qcow2VolumeThroughFuseExportReadsAndWrites() throws {
+        let fixture = try AttachFixture()
+        let ledger = try RunLedger(root: fixture.directory.file("runs"))
+        let image = try Attacher.attach(AttachRequest(image: fixture.qcow2, format: "qcow2", mode: .fuse),
+                                        ledger: ledger)
+        #expect(image.mode == .fuse)
+        #expect(try image.disk.read(at: 512, count: 8) == Array("EFI PART".utf8))
+        let device = try image.blockDevice(number: 1, offset: fixture.partitionOffset, size: fixture.partitionSize)
+        let exportFile = try #require(LoopDeviceTable.entry(for: device)).backingFile
+        #expect(ledger.entries.count == 4, "directory, daemon, FUSE mount, loop device: \(ledger.entries)")
+        do {
+            let volume = try FileBlockReader(path: device)
+            #expect(volume.size == fixture.partitionSize)
+            #expect(try volume.read(at: 1080, count: 2) == [0x53, 0xEF])
+        }
+        let marker = Array("written through FUSE and loop".utf8)
+        let writer = try FileDescriptor.open(device, O_WRONLY)
+        try writer.writeAll(marker)
+        try writer.close()
+        try image.detach()
+        try image.detach()
+
+        #expect(ledger.entries.isEmpty)
+        ledger.finish()
+        #expect(access(ledger.directory, F_OK) != 0)
+        #expect(!ProcFS.mountPoints().contains(exportFile))
+        #expect(LoopDeviceTable.devices(backedBy: exportFile).isEmpty)
+        try Command.check("qemu-img", ["check", "-q", fixture.qcow2])
+        #expect(try fixture.qcow2Contents(at: fixture.partitionOffset, count: marker.count) == marker)
+    }
+
+    @Test func readOnlyExportKeepsTheImageUnchanged() throws {
+        let fixture = try AttachFixture()
+        let before = try Command.check("sha256sum", [fixture.qcow2])
+        let image = try Attacher.attach(
+            AttachRequest(image: fixture.qcow2, format: "qcow2", readOnly: true, mode: .fuse), ledger: nil)
+        defer { try? image.detach() }
+        let device = try image.blockDevice(number: 1, offset: fixture.partitionOffset, size: fixture.partitionSize)
+        #expect(throws: SystemError.self) {
+            let writer = try FileDescriptor.open(device, O_WRONLY)
+            try writer.writeAll([1, 2, 3])
+        }
+        try image.detach()
+        #expect(try Command.check("sha256sum", [fixture.qcow2]) == before)
+    }
+
+    @Test func autoPicksFuseForQCOW2WithoutTheNBDDriver() throws {
+        try #require(!Host.hasNBDModule, "this host has nbd; auto would pick it")
+        let fixture = try AttachFixture()
+        let choice = try Attacher.choose(for: AttachRequest(image: fixture.qcow2, format: "qcow2"))
+        #expect(choice.backend.mode == .fuse)
+        #expect(choice.reason.contains("kernel nbd driver not loaded"))
+        #expect(choice.reason.contains("qemu-storage-daemon FUSE export + loop device"))
+        let raw = try Attacher.choose(for: AttachRequest(image: fixture.raw, format: "raw"))
+        #expect(raw.backend.mode == .loop)
+    }
+
+    @Test func brokenImageFailsWithTheDaemonsMessage() throws {
+        let fixture = try AttachFixture()
+        let bogus = fixture.directory.file("bogus.qcow2")
+        try Command.check("sh", ["-c", "printf 'QFI\\373garbage' > \(bogus)"])
+        let error = #expect(throws: AttachError.self) {
+            _ = try Attacher.attach(AttachRequest(image: bogus, format: "qcow2", mode: .fuse), ledger: nil)
+        }
+        #expect(error?.description.contains("qemu-storage-daemon") == true)
+    }
+}

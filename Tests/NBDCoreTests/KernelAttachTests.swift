@@ -1,0 +1,93 @@
+import Glibc
+import NBDCore
+import Testing
+
+/// The kernel nbd path, for real: qemu-nbd → our handshake → the driver (netlink or ioctl) → BLKPG → mount →
+/// write → unmount → detach. This host has no nbd driver: these run inside the VM (make vm-test), and the host
+/// checks the images afterwards (tests/vm/verify-host). Serialized: they share the driver and the images.
+@Suite(.serialized, .enabled(if: KernelVM.missing == nil, "\(KernelVM.missing ?? "")"))
+struct KernelAttachTests {
+    @Test func netlinkFamilyResolvesAndStatusLists() throws {
+        #expect(NetlinkNBDControl.available)
+        #expect(try NetlinkNBDControl.status().count >= 1)
+    }
+
+    @Test func netlinkAttachMountWriteDetach() throws {
+        try attachMountWrite(NetlinkNBDControl(), image: "gpt-netlink.qcow2", file: "netlink.txt",
+                             text: "written in the VM via netlink")
+    }
+
+    @Test func ioctlAttachMountWriteDetach() throws {
+        try attachMountWrite(IoctlNBDControl(), image: "gpt-ioctl.qcow2", file: "ioctl.txt",
+                             text: "written in the VM via ioctl")
+    }
+
+    private func attachMountWrite(_ control: NBDKernelControl, image: String, file: String, text: String) throws {
+        let export = try KernelTestExport(image: KernelVM.image(image))
+        let identifier = "qemu-chroot:test-\(control.mechanism)"
+        let device = try control.attach(KernelVM.request(export, identifier: identifier))
+        #expect(BlockSysfs.nbdAttached(device.index))
+        if control.mechanism == "netlink" { #expect(BlockSysfs.nbdBackend(device.index) == identifier) }
+        let holder = try #require(device.descriptor)
+        let partitions = BlockPartitions(disk: device.name, descriptor: holder)
+        let range = try KernelVM.gptPartition(2, on: holder)
+        let node = try partitions.map(number: 2, start: range.start, size: range.size)
+        try KernelVM.withMountedExt4(node) { root in
+            #expect(try KernelVM.readFile("\(root)/host.txt") == "made on host\n")
+            try KernelVM.writeFile("\(root)/\(file)", text)
+        }
+        try partitions.removeAll()
+        try device.detach()
+        try device.detach()
+        #expect(!BlockSysfs.nbdAttached(device.index), "/dev/\(device.name) is free after detach")
+        export.stop()
+    }
+
+    @Test func blkpgMapsAPartitionTheKernelCannotSee() throws {
+        let export = try KernelTestExport(image: KernelVM.image("bare.qcow2"))
+        let device = try NetlinkNBDControl().attach(KernelVM.request(export))
+        defer { try? device.detach() }
+        let partitions = BlockPartitions(disk: device.name, descriptor: try #require(device.descriptor))
+        let sysfs = "/sys/class/block/\(device.name)p1"
+        #expect(!BlockSysfs.exists(sysfs), "no table: the kernel made no partition")
+        let node = try partitions.map(number: 1, start: 1 << 20, size: 32 << 20)
+        #expect(BlockSysfs.attribute("\(sysfs)/start") == "2048")
+        try KernelVM.withMountedExt4(node) { root in
+            try KernelVM.writeFile("\(root)/blkpg.txt", "written in the VM via a BLKPG partition")
+        }
+        try partitions.removeAll()
+        #expect(!BlockSysfs.exists(sysfs), "BLKPG_DEL removed it")
+        try device.detach()
+    }
+
+    @Test func twoAttachesAtOnceGetDifferentDevices() throws {
+        let first = try KernelTestExport(image: KernelVM.image("gpt-netlink.qcow2"), readOnly: true)
+        let second = try KernelTestExport(image: KernelVM.image("bare.qcow2"), readOnly: true)
+        let a = try NetlinkNBDControl().attach(KernelVM.request(first, readOnly: true))
+        defer { try? a.detach() }
+        let b = try NetlinkNBDControl().attach(KernelVM.request(second, readOnly: true))
+        defer { try? b.detach() }
+        #expect(a.index != b.index)
+        #expect(BlockSysfs.nbdAttached(a.index) && BlockSysfs.nbdAttached(b.index))
+    }
+
+    @Test func explicitBusyDeviceIsRefusedClearly() throws {
+        let first = try KernelTestExport(image: KernelVM.image("gpt-netlink.qcow2"), readOnly: true)
+        let second = try KernelTestExport(image: KernelVM.image("bare.qcow2"), readOnly: true)
+        let taken = try NetlinkNBDControl().attach(KernelVM.request(first, readOnly: true))
+        defer { try? taken.detach() }
+        let error = #expect(throws: NBDKernelError.self) {
+            try NetlinkNBDControl().attach(KernelVM.request(second, readOnly: true, index: taken.index))
+        }
+        #expect(error == .deviceBusy("/dev/\(taken.name)"))
+        #expect(error?.description.hasPrefix("device /dev/\(taken.name) is busy") == true)
+    }
+
+    @Test func multiConnHandsOneSocketPerConnection() throws {
+        let export = try KernelTestExport(image: KernelVM.image("gpt-netlink.qcow2"), shared: true, readOnly: true)
+        let device = try NetlinkNBDControl().attach(KernelVM.request(export, connections: 2, readOnly: true))
+        defer { try? device.detach() }
+        let range = try KernelVM.gptPartition(2, on: try #require(device.descriptor))
+        #expect(range.start == 2 << 20)
+    }
+}

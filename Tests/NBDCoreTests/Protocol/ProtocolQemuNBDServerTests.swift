@@ -1,0 +1,66 @@
+import Glibc
+import NBDCore
+import Testing
+import TestSupport
+
+@Suite(.enabled(if: qemuNBDMissing == nil, "\(qemuNBDMissing ?? "")"), .serialized)
+struct ProtocolQemuNBDServerTests {
+    @Test(.timeLimit(.minutes(1))) func listensInPrivateDirectoryAndStopsClean() throws {
+        let dir = try TemporaryDirectory()
+        let server = try serve(try makeImage(dir))
+        var info = stat()
+        #expect(stat(server.directory, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o700)
+        let connection = try NBDConnection.connect(unixSocket: server.socketPath)
+        #expect(connection.size == 64 << 20)
+        #expect(try connection.read(at: 0, count: 4096) == [UInt8](repeating: 0, count: 4096))
+        connection.disconnect()
+        try server.stop()
+        #expect(kill(server.pid, 0) == -1)
+        #expect(access(server.directory, F_OK) == -1)
+        try server.stop()
+    }
+
+    @Test(.timeLimit(.minutes(1))) func startFailureQuotesQemuNBDStderr() throws {
+        let dir = try TemporaryDirectory()
+        let error = #expect(throws: QemuNBDError.self) { try serve(dir.file("missing.qcow2")) }
+        guard case .exitedBeforeListening(_, _, let stderr)? = error else {
+            Issue.record("unexpected \(String(describing: error))")
+            return
+        }
+        #expect(stderr.contains("missing.qcow2"))
+        #expect(error!.description.contains("before it listened"))
+    }
+
+    @Test func rejectsOptionCombinationsQemuWouldRefuse() throws {
+        let dir = try TemporaryDirectory()
+        let image = try makeImage(dir)
+        #expect(throws: QemuNBDError.self) { try serve(image) { $0.aio = .native } }
+        #expect(throws: QemuNBDError.self) { try serve(image) { $0.detectZeroes = .unmap } }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func passesEveryOptionQemuAccepts() throws {
+        let dir = try TemporaryDirectory()
+        let server = try serve(try makeImage(dir)) {
+            $0.exportName = "disk"
+            $0.cache = QemuNBDOptions.Cache.none
+            $0.aio = .native
+            $0.discard = .unmap
+            $0.detectZeroes = .unmap
+            $0.shared = 2
+        }
+        defer { try? server.stop() }
+        let connection = try NBDConnection.connect(unixSocket: server.socketPath, options: NBDHandshakeOptions(exportName: "disk"))
+        #expect(connection.export.canMultiConn)
+        #expect(!connection.export.readOnly)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func nonPersistentServerSurvivesTheReadinessCheck() throws {
+        // The readiness check must not connect: a probe client would make a non-persistent qemu-nbd exit.
+        let dir = try TemporaryDirectory()
+        let server = try serve(try makeImage(dir)) { $0.persistent = false }
+        defer { try? server.stop() }
+        let connection = try NBDConnection.connect(unixSocket: server.socketPath)
+        #expect(connection.size == 64 << 20)
+    }
+}

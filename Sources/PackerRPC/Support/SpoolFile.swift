@@ -1,0 +1,34 @@
+import Glibc
+import NBDCore
+
+/// A private temporary file for an upload received from Packer, so a large file is streamed to disk
+/// instead of held in memory; removed with its directory when done.
+final class SpoolFile {
+    let path: String
+    private let directory: String
+    let descriptor: FileDescriptor
+
+    init() throws {
+        let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        var template = Array("\(base)/qemu-chroot-upload.XXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw SystemError("mkdtemp", path: base, errno: errno)
+        }
+        directory = String(cString: made)
+        path = directory + "/upload"
+        do {
+            descriptor = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+        } catch {
+            rmdir(directory)
+            throw error
+        }
+    }
+
+    func remove() {
+        try? descriptor.close()
+        unlink(path)
+        rmdir(directory)
+    }
+
+    deinit { remove() }
+}

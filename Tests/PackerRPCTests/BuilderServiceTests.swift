@@ -20,7 +20,7 @@ private final class FakeBuilder: PluginBuilder, @unchecked Sendable {
             while !cancellation.isCancelled { Threads.sleep(0.01) }
             throw CancelledError(cancellation.cancelReason)
         }
-        try hook.provision(data: .object(["Device": .string("/dev/loop9")]), register: { server in
+        try hook.provision(data: .object(["Device": .string("/dev/loop9")]), register: { server, _ in
             server.register("Echo.Twice") { body in .string((body.stringValue ?? "") + (body.stringValue ?? "")) }
         }, cancellation: cancellation)
         return FakeArtifact()

@@ -51,12 +51,11 @@ private final class CommunicatorBuilder: PluginBuilder {
     let configSpec = ConfigSpec([])
     func prepare(_ configs: [MsgPackValue]) -> PrepareOutcome { PrepareOutcome() }
     func run(ui: PluginUi, hook: ProvisionHook, cancellation: Cancellation) throws -> PluginArtifact? {
-        try hook.provision(data: .map([]), register: { [communicator] server in
-            CommunicatorService(communicator: communicator, broker: self.broker!, cancellation: cancellation).register(on: server)
+        try hook.provision(data: .map([]), register: { [communicator] server, broker in
+            CommunicatorService(communicator: communicator, broker: broker, cancellation: cancellation).register(on: server)
         }, cancellation: cancellation)
         return nil
     }
-    var broker: MuxBroker?
 }
 
 @Suite(.timeLimit(.minutes(1))) struct CommunicatorServiceTests {
@@ -69,7 +68,6 @@ private final class CommunicatorBuilder: PluginBuilder {
     private func withHost(_ body: @escaping (FakeHost, RPCClient) throws -> Void) throws -> FakeCommunicator {
         let plugin = CommunicatorBuilder()
         let host = try FakeHost(plugin: plugin)
-        plugin.broker = host.pluginBroker
         host.onProvision = { client, _ in try body(host, client) }
         #expect(try host.run() == .uint(0))
         return plugin.communicator

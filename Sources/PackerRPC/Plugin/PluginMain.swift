@@ -3,8 +3,10 @@ import NBDCore
 
 /// The plugin executable's body, shared by both launch forms (see PluginLaunch for how argv decides).
 public enum PluginMain {
-    /// Returns the process exit status.
-    public static func run(arguments: [String], environment: [String: String], builder: () -> PluginBuilder) -> Int32 {
+    /// Returns the process exit status. `beforeServing` runs once Packer's cookie was checked and before
+    /// any thread exists (the plugin enters its private mount namespace there); `describe` skips it.
+    public static func run(arguments: [String], environment: [String: String], beforeServing: () throws -> Void = {},
+                           builder: () -> PluginBuilder) -> Int32 {
         let launch = PluginLaunch.parse(arguments)
         switch launch {
         case .describe:
@@ -20,6 +22,7 @@ public enum PluginMain {
             }
             PluginHandshake.ignoreSignals()
             do {
+                try beforeServing()
                 let connection = try PluginHandshake.connect(launch)
                 try PluginServer.serve(builder(), on: connection)
                 return 0

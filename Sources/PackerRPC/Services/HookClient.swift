@@ -13,13 +13,13 @@ final class HookClient: ProvisionHook {
         self.ui = ui
     }
 
-    func provision(data: MsgPackValue, register: @escaping (RPCServer) -> Void, cancellation: Cancellation) throws {
+    func provision(data: MsgPackValue, register: @escaping (RPCServer, MuxBroker) -> Void, cancellation: Cancellation) throws {
         let streamID = broker.nextID()
         Threads.detach { [broker, ui] in
             do {
                 let stream = try broker.accept(streamID)
                 let server = RPCServer(stream: stream)
-                register(server)
+                register(server, broker)
                 ui.registerForwarding(on: server)
                 try server.serve()
             } catch {

@@ -37,8 +37,9 @@ public protocol PluginUi: AnyObject {
 /// Runs Packer's provisioners against services the builder registers (its Communicator).
 public protocol ProvisionHook: AnyObject {
     /// Calls Hook.Run("packer_provision"); `data` is the generated data map; `register` adds the
-    /// Communicator service to the stream Packer's provisioners talk to. Throws the provisioner's failure.
-    func provision(data: MsgPackValue, register: @escaping (RPCServer) -> Void, cancellation: Cancellation) throws
+    /// Communicator service to the stream Packer's provisioners talk to (the broker dials its data
+    /// streams). Throws the provisioner's failure.
+    func provision(data: MsgPackValue, register: @escaping (RPCServer, MuxBroker) -> Void, cancellation: Cancellation) throws
 }
 
 /// The result of a build, served to Packer and its post-processors.

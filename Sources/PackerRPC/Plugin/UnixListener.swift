@@ -9,12 +9,7 @@ public final class UnixListener {
     private let socket: FileDescriptor
 
     public init() throws {
-        let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-        var template = Array("\(base)/packer-plugin.XXXXXX".utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw SystemError("mkdtemp", path: base, errno: errno)
-        }
-        directory = String(cString: made)
+        directory = try PrivateDirectory.make("packer-plugin")
         path = directory + "/plugin.sock"
         let fd = try syscall("socket") { Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
         socket = FileDescriptor(adopting: fd, path: path)

@@ -9,12 +9,7 @@ final class SpoolFile {
     let descriptor: FileDescriptor
 
     init() throws {
-        let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-        var template = Array("\(base)/qemu-chroot-upload.XXXXXX".utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw SystemError("mkdtemp", path: base, errno: errno)
-        }
-        directory = String(cString: made)
+        directory = try PrivateDirectory.make("qemu-chroot-upload")
         path = directory + "/upload"
         do {
             descriptor = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)

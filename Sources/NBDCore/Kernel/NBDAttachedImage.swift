@@ -19,7 +19,7 @@ final class NBDAttachedImage: AttachedImage, @unchecked Sendable {
         self.mode = mode
         self.ledger = ledger
         var entries: [Int] = []
-        var options = QemuNBDOptions(format: request.format)
+        var options = QemuNBDOptions(format: request.format.rawValue)
         options.readOnly = request.readOnly
         options.shared = 0         // the reader plus the kernel's connections; also advertises CAN_MULTI_CONN
         options.persistent = true  // a connection closing (the reader's) must not end the server

@@ -20,6 +20,12 @@ if "$QC" shell --help 2>/dev/null | grep -q -- --attach; then
     echo "in-guest: qemu-chroot shell --attach $mode wrote and read back /root/x"
     touch "$VMTEST_WORK/shell-$mode.ran"
   done
+  # No shelling out on the nbd path: no mount, umount, chroot, losetup, partx, nbd-client or qemu-nbd --connect.
+  strace -f -qq -e trace=execve -o /tmp/execve.txt "$QC" shell --attach nbd --read-only "$VMTEST_WORK/gpt-shell-nbd.qcow2" -- true
+  if grep -E 'execve\("[^"]*/(mount|umount|chroot|losetup|partx|partprobe|nbd-client|blockdev)"|qemu-nbd".*"(-c|--connect)' /tmp/execve.txt; then
+    echo "in-guest: shell --attach nbd ran a forbidden program (above)"; exit 1
+  fi
+  echo "in-guest: strace execve of shell --attach nbd: $(grep -o 'execve("[^"]*"' /tmp/execve.txt | sort -u | tr '\n' ' ')"
   # kill -9 mid-command: the device frees itself (DISCONNECT_ON_CLOSE / DO_IT interrupted), no cleanup needed.
   for mode in nbd nbd-ioctl; do
     "$QC" shell --attach $mode --read-only "$VMTEST_WORK/gpt-shell-$mode.qcow2" -- sleep 60 &

@@ -1,6 +1,7 @@
 import Glibc
 import NBDCore
 import Testing
+import TestSupport
 
 /// A scripted server that breaks the protocol must give a typed error quickly: never a crash, a hang or an
 /// allocation the server chose.
@@ -112,6 +113,33 @@ struct ProtocolHostileServerTests {
             #expect(connection.size == 3 << 20)
             #expect(try connection.read(at: 512, count: 512) == [UInt8](repeating: 9, count: 512))
         }
+    }
+
+    @Test func listenerThatNeverAcceptsTimesOut() throws {
+        let dir = try TemporaryDirectory()
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(dir.file("full.sock").utf8)) }
+        func socketCall(_ call: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32, _ fd: Int32) throws {
+            _ = try withUnsafePointer(to: &address) { pointer in
+                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                    try syscall("socket call") { call(fd, sa, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                }
+            }
+        }
+        let listener = FileDescriptor(adopting: try syscall("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0) }, path: "listener")
+        try socketCall(bind, listener.rawValue)
+        _ = try syscall("listen") { listen(listener.rawValue, 0) }
+        // A first client that is never accepted fills the backlog, so the next connect(2) cannot complete.
+        let pending = FileDescriptor(adopting: try syscall("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0) }, path: "pending")
+        try socketCall(connect, pending.rawValue)
+        var options = NBDHandshakeOptions()
+        options.timeout = 0.3
+        let start = Monotonic.now
+        let error = #expect(throws: NBDError.self) { try NBDConnection.connect(unixSocket: dir.file("full.sock"), options: options) }
+        #expect(error?.kind == .timeout)
+        #expect(error?.message.contains("did not accept") == true)
+        #expect(Monotonic.now - start < 5)
     }
 
     @Test func silentServerTimesOutInTheHandshake() throws {

@@ -28,14 +28,14 @@ struct ProtocolFuzzTests {
     }()
 
     @Test func damagedHandshakes() throws {
-        var random = SplitMix64(seed: 0x5eed_0001)
+        var random = TranscriptRandom(seed: 0x5eed_0001)
         for _ in 0..<300 {
             try runOnce(Self.handshake.mutated(&random), read: false)
         }
     }
 
     @Test func damagedReadReplies() throws {
-        var random = SplitMix64(seed: 0x5eed_0002)
+        var random = TranscriptRandom(seed: 0x5eed_0002)
         for _ in 0..<300 {
             try runOnce(Self.handshake + Self.readReply.mutated(&random), read: true)
         }
@@ -81,7 +81,7 @@ private struct Transcript {
     }
 }
 
-private struct SplitMix64 {
+private struct TranscriptRandom {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
@@ -96,7 +96,7 @@ private struct SplitMix64 {
 
 fileprivate extension Array where Element == UInt8 {
     /// One to four random byte changes, or a truncation, or a length field set to a huge value.
-    func mutated(_ random: inout SplitMix64) -> [UInt8] {
+    func mutated(_ random: inout TranscriptRandom) -> [UInt8] {
         var copy = self
         switch random.below(4) {
         case 0:

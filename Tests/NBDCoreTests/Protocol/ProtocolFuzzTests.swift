@@ -8,22 +8,22 @@ import Testing
 struct ProtocolFuzzTests {
     /// A valid handshake as qemu-nbd 7.2 sends it: greeting, SR ACK, base:allocation, GO with block sizes.
     static let handshake: [UInt8] = {
-        var bytes = Transcript()
+        var bytes = NBDTranscript()
         bytes.append(UInt64(0x4e42_444d_4147_4943)); bytes.append(UInt64(0x4948_4156_454f_5054)); bytes.append(UInt16(3))
         bytes.optionReply(8, type: 1)
-        bytes.optionReply(10, type: 4, Transcript.be(UInt32(7)) + Array("base:allocation".utf8))
+        bytes.optionReply(10, type: 4, NBDTranscript.be(UInt32(7)) + Array("base:allocation".utf8))
         bytes.optionReply(10, type: 1)
-        bytes.optionReply(7, type: 3, Transcript.be(UInt16(3)) + Transcript.be(UInt32(1)) + Transcript.be(UInt32(4096)) + Transcript.be(UInt32(1 << 25)))
-        bytes.optionReply(7, type: 3, Transcript.be(UInt16(0)) + Transcript.be(UInt64(1 << 20)) + Transcript.be(UInt16(0x0ced)))
+        bytes.optionReply(7, type: 3, NBDTranscript.be(UInt16(3)) + NBDTranscript.be(UInt32(1)) + NBDTranscript.be(UInt32(4096)) + NBDTranscript.be(UInt32(1 << 25)))
+        bytes.optionReply(7, type: 3, NBDTranscript.be(UInt16(0)) + NBDTranscript.be(UInt64(1 << 20)) + NBDTranscript.be(UInt16(0x0ced)))
         bytes.optionReply(7, type: 1)
         return bytes.bytes
     }()
 
     /// Replies to the first READ of 4096 bytes at 0 (cookie 1): half data, half hole.
     static let readReply: [UInt8] = {
-        var bytes = Transcript()
-        bytes.chunk(cookie: 1, type: 1, done: false, Transcript.be(UInt64(0)) + [UInt8](repeating: 0xaa, count: 2048))
-        bytes.chunk(cookie: 1, type: 2, done: true, Transcript.be(UInt64(2048)) + Transcript.be(UInt32(2048)))
+        var bytes = NBDTranscript()
+        bytes.chunk(cookie: 1, type: 1, done: false, NBDTranscript.be(UInt64(0)) + [UInt8](repeating: 0xaa, count: 2048))
+        bytes.chunk(cookie: 1, type: 2, done: true, NBDTranscript.be(UInt64(2048)) + NBDTranscript.be(UInt32(2048)))
         return bytes.bytes
     }()
 
@@ -64,7 +64,7 @@ struct ProtocolFuzzTests {
 }
 
 /// Builds server byte streams in wire order.
-private struct Transcript {
+private struct NBDTranscript {
     var bytes: [UInt8] = []
 
     static func be<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.bigEndian) { Array($0) } }

@@ -61,8 +61,9 @@ public struct QemuNBDOptions: Sendable {
         if let aio { args.append("--aio=\(aio.rawValue)") }
         if let discard { args.append("--discard=\(discard.rawValue)") }
         if let detectZeroes { args.append("--detect-zeroes=\(detectZeroes.rawValue)") }
-        // "--" so an image path starting with "-" is not read as an option.
-        args += ["--", image]
+        // "--" so an image path starting with "-" is not read as an option; "./" so a relative name with a colon
+        // ("nbd:x", "json:{...}") is not taken for a qemu protocol prefix.
+        args += ["--", image.hasPrefix("/") ? image : "./" + image]
         return args
     }
 }

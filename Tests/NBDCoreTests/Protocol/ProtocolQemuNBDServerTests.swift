@@ -41,6 +41,7 @@ struct ProtocolQemuNBDServerTests {
         let image = try ProtocolFixture.makeImage(dir)
         #expect(throws: QemuNBDError.self) { try ProtocolFixture.serve(image) { $0.aio = .native } }
         #expect(throws: QemuNBDError.self) { try ProtocolFixture.serve(image) { $0.detectZeroes = .unmap } }
+        #expect(throws: QemuNBDError.self) { try ProtocolFixture.serve(image, format: "qcow2,file.driver=nbd") }
     }
 
     @Test func imagePathIsNeverAnOptionOrAProtocol() {

@@ -36,6 +36,15 @@ struct ProtocolQemuNBDServerTests {
         }
     }
 
+    @Test(.timeLimit(.minutes(1))) func stopReportsAServerThatDiedWhileServing() throws {
+        let dir = try TemporaryDirectory()
+        let server = try ProtocolFixture.serve(try ProtocolFixture.makeImage(dir))
+        kill(server.pid, SIGKILL)
+        let error = #expect(throws: QemuNBDError.self) { try server.stop() }
+        #expect(error?.description.contains("while serving") == true)
+        #expect(access(server.directory, F_OK) == -1)
+    }
+
     @Test func rejectsOptionCombinationsQemuWouldRefuse() throws {
         let dir = try TemporaryDirectory()
         let image = try ProtocolFixture.makeImage(dir)

@@ -59,6 +59,11 @@ struct AttachFuseTests {
         #expect(choice.reason.contains("qemu-storage-daemon FUSE export + loop device"))
         let raw = try Attacher.choose(for: AttachRequest(image: fixture.raw, format: .raw))
         #expect(raw.backend.mode == .loop)
+        let withDevice = try Attacher.choose(for: AttachRequest(image: fixture.raw, format: .raw, devicePath: "/dev/nbd3"))
+        #expect(withDevice.reason.hasSuffix("; device_path /dev/nbd3 is not used"))
+        #expect(throws: AttachError.self) {
+            try Attacher.choose(for: AttachRequest(image: fixture.raw, format: .raw, mode: .loop, devicePath: "/dev/nbd3"))
+        }
     }
 
     @Test func missingBackingFileFailsWithTheDaemonsMessage() throws {

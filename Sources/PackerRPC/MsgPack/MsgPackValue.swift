@@ -70,3 +70,7 @@ public struct MsgPackPair: Equatable, Sendable {
         self.value = value
     }
 }
+
+extension MsgPackValue: ExpressibleByStringLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+}

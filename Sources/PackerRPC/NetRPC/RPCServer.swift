@@ -10,6 +10,9 @@ public final class RPCServer: @unchecked Sendable {
     private var handlers: [String: Handler] = [:]
     private let writeLock = Monitor()
 
+    /// Consulted for methods not registered, e.g. to forward `Ui<N>.Add` progress calls to the host.
+    public var fallback: ((String) -> Handler?)?
+
     public init(stream: YamuxStream) { self.stream = stream }
 
     /// Registers `Service.Method`. Call before `serve`.
@@ -46,7 +49,7 @@ public final class RPCServer: @unchecked Sendable {
     }
 
     private func dispatch(method: String, seq: MsgPackValue, body: MsgPackValue) {
-        guard let handler = handlers[method] else {
+        guard let handler = handlers[method] ?? fallback?(method) else {
             respond(method: method, seq: seq, reply: .map([]), error: Self.lookupError(method, known: handlers.keys))
             return
         }

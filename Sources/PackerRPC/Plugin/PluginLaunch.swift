@@ -1,0 +1,53 @@
+/// How Packer started this binary, decided from argv alone (Packer sets the same environment either way).
+///
+/// One binary serves both Packer generations, and they need different handshake lines:
+/// - Packer 1.6.x finds `packer-builder-qemu-chroot` and runs it with **no arguments**; it accepts only
+///   the 3-field line `5|unix|PATH` (a 4-field line fails with "Unknown address type: 0").
+/// - Packer 1.7+ finds `packer-plugin-qemu-chroot`, runs `describe`, then `start builder [--protobuf] NAME`;
+///   it accepts only the 4-field line `5|0|unix|PATH` (3 fields are "protocol version 4 and lower").
+/// So: no arguments → 1.6 form; `start builder …` → modern form; `describe` → the component list.
+/// (1.6.6 also runs `describe` on `packer-plugin-*` files and would start `start builder NAME` expecting 3
+/// fields; it registers our builder there as `qemu-chroot--packer-default-plugin-name-`, a name no
+/// template uses, so 1.6 users install the `packer-builder-qemu-chroot` name — see docs/packer-plugin.md.)
+public enum PluginLaunch: Equatable {
+    case legacyBuilder
+    case modernBuilder(component: String)
+    case describe
+    case usage(String)
+
+    public static let pluginName = "qemu-chroot"
+    /// The component name modern Packer exposes as the plain plugin name (`qemu-chroot`).
+    public static let defaultComponent = "-packer-default-plugin-name-"
+    public static let version = "0.1.0"
+
+    public static func parse(_ arguments: [String]) -> PluginLaunch {
+        let rest = Array(arguments.dropFirst()).filter { $0 != "--protobuf" }
+        switch rest.first {
+        case nil: return .legacyBuilder
+        case "describe": return .describe
+        case "start":
+            guard rest.count == 3, rest[1] == "builder" else {
+                return .usage("expected `start builder NAME`; this plugin has only a builder")
+            }
+            guard rest[2] == defaultComponent || rest[2] == pluginName else {
+                return .usage("unknown builder \"\(rest[2])\"; this plugin has one builder, \(pluginName)")
+            }
+            return .modernBuilder(component: rest[2])
+        case let other?: return .usage("unknown command \"\(other)\"; Packer runs this plugin with `describe` or `start builder NAME`")
+        }
+    }
+
+    /// `describe`'s JSON (Packer 1.7+; 1.6.6 reads the same keys it knows). No protocol_version: we speak
+    /// only the gob/msgpack protocol, never protobuf.
+    public static var describeJSON: String {
+        #"{"version":"\#(version)","sdk_version":"0.6.10","api_version":"x5.0","builders":["\#(defaultComponent)"],"post_processors":[],"provisioners":[],"datasources":[]}"#
+    }
+
+    /// The handshake line for a socket at `path`.
+    public func handshakeLine(socketPath path: String) -> String {
+        switch self {
+        case .modernBuilder: return "5|0|unix|\(path)\n"
+        default: return "5|unix|\(path)\n"
+        }
+    }
+}

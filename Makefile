@@ -12,6 +12,10 @@ build: setup
 test: setup
 	$(SWIFT) test
 
+# The main job on a sample image the project makes itself (scripts/demo says what it checks).
+demo:
+	bash scripts/demo
+
 clean:
 	rm -rf .build .build-*
 

@@ -1,8 +1,8 @@
 import Glibc
 import NBDCore
 
-/// A small GPT disk with one ext4 partition, made with mkfs.ext4 -d, sgdisk and qemu-img, as raw and qcow2.
-/// Used by the attach tests until layout's ImageFixtures serve the same purpose.
+/// Private, writable copies of a small GPT disk with one ext4 partition (layout's cached ImageFixtures),
+/// as raw and as qcow2, for tests that attach and write.
 public struct AttachFixture {
     public let directory: TemporaryDirectory
     public let raw: String
@@ -10,26 +10,39 @@ public struct AttachFixture {
     /// Partition 1: where it starts and how long it is, in bytes.
     public let partitionOffset: UInt64 = 1 << 20
     public let partitionSize: UInt64 = 16 << 20
-    public static let programs = ["mkfs.ext4", "sgdisk", "qemu-img"]
+
+    static let spec = ImageSpec(table: .gpt(sectorSize: 512), diskMiB: 20, partitions: [
+        FixturePartition(1, startMiB: 1, sizeMiB: 16, type: FixtureType.linux, name: "root", filesystem: .ext4("root")),
+    ], files: ["etc/hostname": "attach\n"])
+    public static var programs: [String] { ImageFixtureCatalog.tools(for: spec) + ["qemu-img"] }
 
     public init() throws {
         directory = try TemporaryDirectory("attach-fixture")
         raw = directory.file("disk.raw")
         qcow2 = directory.file("disk.qcow2")
-        let content = directory.file("content")
-        mkdir(content, 0o755)
-        let hello = try FileDescriptor.open("\(content)/hello", O_WRONLY | O_CREAT, mode: 0o644)
-        try hello.writeAll(Array("hello from the fixture\n".utf8))
-        try hello.close()
-        let filesystem = directory.file("root.ext4")
-        try Command.check("mkfs.ext4", ["-q", "-F", "-L", "root", "-d", content, filesystem, "16M"])
-        try Command.check("truncate", ["-s", "\((partitionOffset + partitionSize) / 1024 + 1024)K", raw])
-        try Command.check("sgdisk", ["-n", "1:2048:+16M", "-t", "1:8304", raw])
-        try Command.check("dd", ["if=\(filesystem)", "of=\(raw)", "bs=1M", "seek=1", "conv=notrunc", "status=none"])
-        try Command.check("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", raw, qcow2])
+        var qcow2Spec = Self.spec
+        qcow2Spec.format = .qcow2
+        try Command.check("cp", ["--sparse=always", try ImageFixtures.build(Self.spec).image, raw])
+        try Command.check("cp", ["--sparse=always", try ImageFixtures.build(qcow2Spec).image, qcow2])
     }
 
-    /// A copy of the qcow2 image as raw bytes, to look at what the attach wrote.
+    /// Partition 1 of an attached copy, found the way the product finds it.
+    public func volume(of image: AttachedImage) throws -> Volume {
+        try DiskLayout.read(from: image.disk).volume(mountPartition: 1)
+    }
+
+    /// Checks `device` holds partition 1 (its size, the ext4 magic at 1080), then writes `marker` at its
+    /// start, where ext4 keeps 1024 unused bytes. Returns what the device read.
+    public func writeMarker(_ marker: String, to device: String) throws -> (size: UInt64, magic: [UInt8]) {
+        let volume = try FileBlockReader(path: device)
+        let found = (volume.size, try volume.read(at: 1080, count: 2))
+        let writer = try FileDescriptor.open(device, O_WRONLY)
+        try writer.writeAll(Array(marker.utf8))
+        try writer.close()
+        return found
+    }
+
+    /// The qcow2 copy's virtual disk as raw bytes, to look at what an attach wrote.
     public func qcow2Contents(at offset: UInt64, count: Int) throws -> [UInt8] {
         let flat = directory.file("flat-\(UInt32.random(in: 0...UInt32.max)).raw")
         try Command.check("qemu-img", ["convert", "-U", "-f", "qcow2", "-O", "raw", qcow2, flat])

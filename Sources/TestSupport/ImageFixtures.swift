@@ -11,6 +11,17 @@ public struct ImageFixture: Sendable {
     public var rawImage: String { "\(directory)/image.raw" }
     /// The filesystem of partition `number` as a standalone file (for a whole-disk spec: number 0).
     public func filesystemFile(_ number: Int) -> String { number == 0 ? rawImage : "\(directory)/p\(number).fs" }
+
+    /// The raw image converted to QCOW2 next to it (made once, renamed into place).
+    public func qcow2() throws -> String {
+        let target = "\(directory)/image.qcow2"
+        if access(target, R_OK) == 0 { return target }
+        let temporary = "\(target).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+        defer { unlink(temporary) }  // only left after a failure; a successful rename already moved it
+        try Command.check("qemu-img", ["convert", "-q", "-f", "raw", "-O", "qcow2", rawImage, temporary])
+        try syscall("rename", path: target) { rename(temporary, target) }
+        return target
+    }
 }
 
 /// Builds test images at run time and caches them under .build/fixtures/<hash of the spec>. Images are

@@ -1,8 +1,39 @@
 import ArgumentParser
 import NBDCore
 
-// Placeholder until its issue lands; replaced by the real command.
+/// Releases what killed runs left behind, as their records under /run/qemu-chroot/runs say.
 struct CleanupCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cleanup", abstract: "(not yet available)")
-    func run() throws { throw ValidationError("cleanup is not available in this build") }
+    static let configuration = CommandConfiguration(
+        commandName: "cleanup",
+        abstract: "Release the processes, loop devices, FUSE exports, nbd devices and mounts of killed runs.",
+        discussion: """
+            Every run records what it holds under \(RunLedger.defaultRoot)/<run-id>/. A run whose process is \
+            gone is stale: cleanup releases exactly what its record names (processes only if their start time \
+            matches, loop devices only if still backed by the recorded file, nbd devices only if their backend \
+            identifier is the run's) and removes the record. Nothing else is touched.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .long, help: "List what would be released; change nothing.")
+    var dryRun = false
+
+    @Option(name: .long, help: ArgumentHelp("Directory of run records.", visibility: .hidden))
+    var ledgerRoot = RunLedger.defaultRoot
+
+    func run() throws {
+        global.apply()
+        let stale = RunLedger.findStale(root: ledgerRoot)
+        if stale.isEmpty {
+            print("nothing to clean up: no records of killed runs under \(ledgerRoot)")
+            return
+        }
+        let cleaner = StaleRunCleaner(dryRun: dryRun) { print($0) }
+        var failed = 0
+        for run in stale where !cleaner.clean(run) { failed += 1 }
+        if failed > 0 {
+            Log.error("\(failed) run(s) still hold something (see above); their records stay for another try")
+            throw ExitCode.failure
+        }
+    }
 }

@@ -1,8 +1,30 @@
 import ArgumentParser
 import NBDCore
 
-// Placeholder until its issue lands; replaced by the real command.
+/// What this host can do, one line per capability, and the attach mode `auto` would pick.
 struct DoctorCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "doctor", abstract: "(not yet available)")
-    func run() throws { throw ValidationError("doctor is not available in this build") }
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Check what this host offers for attaching, mounting and chrooting images.",
+        discussion: "Exits 0 when at least one attach mode works here.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        global.apply()
+        for check in HostCheck.all() { print(check.line) }
+
+        var usable = false
+        for format in [ImageFormat.qcow2, .raw] {
+            let request = AttachRequest(image: "a \(format.rawValue) image", format: format)
+            do {
+                let choice = try Attacher.choose(for: request)
+                usable = true
+                print("ok    attach auto (\(format.rawValue)): \(choice.backend.mode.rawValue) — \(choice.reason)")
+            } catch {
+                print("no    attach auto (\(format.rawValue)): \(error)")
+            }
+        }
+        if !usable { throw ExitCode.failure }
+    }
 }

@@ -1,8 +1,70 @@
 import ArgumentParser
+import Glibc
 import NBDCore
 
-// Placeholder until its issue lands; replaced by the real command.
+/// `qemu-chroot inspect IMAGE [--json]`: the image's format, partition table, partitions, filesystems and
+/// the default root, read only through our user-space NBD client from a read-only qemu-nbd.
 struct InspectCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "(not yet available)")
-    func run() throws { throw ValidationError("inspect is not available in this build") }
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show an image's format, partitions, filesystems and which one would be mounted as root.",
+        discussion: "Reads the image read-only through qemu-nbd and a user-space NBD client: no loop or nbd device, no mount."
+    )
+
+    @Argument(help: "A QCOW2 or raw disk image.")
+    var image: String
+
+    @Flag(name: .long, help: "Print the stable JSON document described in docs/inspect.md.")
+    var json = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        global.apply()
+        let report: InspectReport
+        do {
+            report = try InspectReport.read(image: image)
+        } catch {
+            // One line naming the file and the problem, never a trace.
+            let text = "\(error)".split(whereSeparator: \.isNewline).map { String($0).trimmingWhitespace() }.joined(separator: "; ")
+            let named = text.contains(image) ? text : "\(image): \(text)"
+            fputs("qemu-chroot inspect: \(named)\n", stderr)
+            throw ExitCode.failure
+        }
+        print(json ? report.json.rendered() : report.text)
+    }
+}
+
+/// What `inspect` found: the image header's view and the disk layout read over NBD.
+struct InspectReport {
+    let info: ImageInfo
+    let layout: DiskLayout
+    let root: Int?
+
+    /// Probes the header, serves the image read-only with its format stated explicitly, reads the layout.
+    static func read(image: String) throws -> InspectReport {
+        let info = try ImageProbe.probe(path: image)
+        var options = QemuNBDOptions(format: info.format.rawValue)
+        options.readOnly = true
+        let server = try QemuNBDServer(image: image, options: options)
+        defer { try? server.stop() }
+        do {
+            let connection = try NBDConnection.connect(unixSocket: server.socketPath,
+                                                       options: NBDHandshakeOptions(exportName: server.exportName))
+            defer { connection.disconnect() }
+            let layout = try DiskLayout.read(from: connection)
+            return InspectReport(info: info, layout: layout, root: layout.defaultRootNumber)
+        } catch let error as LayoutError {
+            throw error
+        } catch {
+            // qemu-nbd may listen first and fail on the image after; what it printed is the real cause.
+            let said = server.stderrText.trimmingWhitespace()
+            throw said.isEmpty ? error : InspectFailure(message: "\(error); qemu-nbd said: \(said)")
+        }
+    }
+}
+
+struct InspectFailure: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }

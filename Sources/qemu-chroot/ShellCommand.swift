@@ -1,8 +1,135 @@
 import ArgumentParser
+import Glibc
 import NBDCore
 
-// Placeholder until its issue lands; replaced by the real command.
+/// `qemu-chroot shell IMAGE [-- CMD ARGS...]`: attach, mount, run one command (or an interactive shell) in
+/// the chroot, then flush, unmount and detach. Writes go to IMAGE itself unless --read-only.
 struct ShellCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "shell", abstract: "(not yet available)")
-    func run() throws { throw ValidationError("shell is not available in this build") }
+    static let configuration = CommandConfiguration(
+        commandName: "shell",
+        abstract: "Run a command (or an interactive shell) chrooted into an image's root filesystem.",
+        discussion: """
+            The image is attached (qcow2 or raw, see --attach), its root filesystem mounted in a private \
+            mount namespace with /proc, /sys, /dev, /dev/pts and binfmt_misc, and CMD runs there with \
+            /bin/sh -c. Without CMD an interactive /bin/sh -i runs on the terminal. Changes are written \
+            to IMAGE. The exit status is CMD's (128+N if it was killed by signal N).
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The disk image (qcow2 or raw).")
+    var image: String
+
+    @Option(name: .long, help: "Partition number to mount (0 = the whole disk). Default: the root partition by type, else the only Linux filesystem.")
+    var partition: Int?
+
+    @Option(name: .long, help: "How to attach: auto, nbd, nbd-ioctl, fuse or loop.")
+    var attach: AttachMode = .auto
+
+    @Option(name: .customLong("mount-option"), help: "A mount option for the root filesystem (repeatable), e.g. noatime.")
+    var mountOptions: [String] = []
+
+    @Flag(name: .long, help: "Attach and mount read-only.")
+    var readOnly = false
+
+    @Flag(name: .long, help: "Print how long each phase took on stderr.")
+    var timings = false
+
+    @Argument(parsing: .postTerminator, help: "The command and its arguments (after --).")
+    var command: [String] = []
+
+    func run() throws {
+        global.apply()
+        try MountNamespace.enterPrivate()
+        let cancellation = Cancellation()
+        SignalCancellation.install(cancellation)
+        var clock = PhaseTimings()
+        let status = try ShellRun(command: self, cancellation: cancellation).perform(&clock)
+        let summary = clock.summary(excluding: "command")
+        if timings { Log.info("timings: \(summary)") } else { Log.debug("timings: \(summary)") }
+        if cancellation.isCancelled && status.isSuccess { throw ExitCode(130) }
+        if !status.isSuccess { throw ExitCode(status.shellCode) }
+    }
+}
+
+extension AttachMode: ExpressibleByArgument {}
+
+/// One `shell` run: every resource it acquires is released in reverse order, on success, failure or signal.
+private struct ShellRun {
+    let command: ShellCommand
+    let cancellation: Cancellation
+
+    func perform(_ clock: inout PhaseTimings) throws -> ExitStatus {
+        let info = try clock.measure("probe") { try ImageProbe.probe(path: command.image) }
+        try checkCancelled()
+        let ledger: RunLedger?
+        do { ledger = try RunLedger() } catch {
+            Log.warning("no run record (\(error)); `qemu-chroot cleanup` cannot release this run's leftovers if it is killed")
+            ledger = nil
+        }
+        defer { ledger?.finish() }
+        let request = AttachRequest(image: command.image, format: info.format.rawValue, readOnly: command.readOnly,
+                                    mode: command.attach)
+        let attached = try clock.measure("attach") { try Attacher.attach(request, ledger: ledger) }
+        var result: Result<ExitStatus, Error>
+        do {
+            result = .success(try mountAndRun(attached, ledger: ledger, clock: &clock))
+        } catch {
+            result = .failure(error)
+        }
+        do {
+            try clock.measure("detach") {
+                try attached.flush()
+                try attached.detach()
+            }
+        } catch {
+            if case .success = result { result = .failure(error) } else { Log.error("\(error)") }
+        }
+        return try result.get()
+    }
+
+    private func mountAndRun(_ attached: AttachedImage, ledger: RunLedger?, clock: inout PhaseTimings) throws -> ExitStatus {
+        try checkCancelled()
+        let (volume, device) = try clock.measure("layout") { () throws -> (Volume, String) in
+            let layout = try DiskLayout.read(from: attached.disk)
+            layout.warnings.forEach { Log.warning($0) }
+            let volume = try layout.volume(mountPartition: command.partition)
+            return (volume, try attached.blockDevice(number: volume.number, offset: volume.offset, size: volume.size))
+        }
+        try checkCancelled()
+        let mountPath = "/run/qemu-chroot/mnt/\(ledger?.runID ?? String(getpid()))"
+        let directoryEntry = try? ledger?.intend(.directory(path: mountPath))
+        defer {
+            if let directoryEntry, access(mountPath, F_OK) != 0 { try? ledger?.released(directoryEntry) }
+        }
+        Log.debug("mounting partition \(volume.number) (\(volume.mountType)) from \(device) at \(mountPath)")
+        let session = try clock.measure("mount") {
+            try ChrootSession(device: device, fstype: volume.mountType, mountPath: mountPath,
+                              mountOptions: command.mountOptions, readOnly: command.readOnly)
+        }
+        var result: Result<ExitStatus, Error>
+        do {
+            try checkCancelled()
+            result = .success(try clock.measure("command") { try runCommand(in: session) })
+        } catch {
+            result = .failure(error)
+        }
+        do { try clock.measure("unmount") { try session.unmountAll() } } catch {
+            if case .success = result { result = .failure(error) } else { Log.error("\(error)") }
+        }
+        return try result.get()
+    }
+
+    private func runCommand(in session: ChrootSession) throws -> ExitStatus {
+        let line = command.command.isEmpty ? "exec /bin/sh -i" : ShellQuote.join(command.command)
+        let terminal = TerminalForeground(fd: STDIN_FILENO)
+        defer { terminal.reclaim() }
+        return try session.run(line, stdin: STDIN_FILENO, stdout: .descriptor(STDOUT_FILENO),
+                               stderr: .descriptor(STDERR_FILENO), cancellation: cancellation,
+                               onStart: { terminal.hand(to: $0) })
+    }
+
+    private func checkCancelled() throws {
+        if cancellation.isCancelled { throw CancelledError(cancellation.cancelReason) }
+    }
 }

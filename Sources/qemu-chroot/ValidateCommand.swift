@@ -1,8 +1,19 @@
 import ArgumentParser
+import Builder
 import NBDCore
 
-// Placeholder until its issue lands; replaced by the real command.
+/// `qemu-chroot validate TEMPLATE.json`: every problem at once, exit 0 or 1, like `packer validate`.
 struct ValidateCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "validate", abstract: "(not yet available)")
-    func run() throws { throw ValidationError("validate is not available in this build") }
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check a Packer JSON template without building (exit 0 when valid, 1 otherwise).")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var template: TemplateOptions
+
+    func run() throws {
+        global.apply()
+        let plan = try template.plan()
+        print("Template validated successfully (\(plan.builds.count) build\(plan.builds.count == 1 ? "" : "s"): \(plan.builds.map(\.name).joined(separator: ", "))).")
+    }
 }

@@ -15,18 +15,18 @@ struct AttachCleanupTests {
         return String(exe[..<(exe.lastIndex(of: "/") ?? exe.endIndex)]) + "/attach-hold"
     }
 
-    @Test(arguments: [("qcow2", AttachMode.fuse), ("raw", AttachMode.loop)])
-    func killedRunIsReleasedByCleanup(format: String, mode: AttachMode) throws {
+    @Test(arguments: [(ImageFormat.qcow2, AttachMode.fuse), (.raw, .loop)])
+    func killedRunIsReleasedByCleanup(format: ImageFormat, mode: AttachMode) throws {
         try #require(access(Self.helper, X_OK) == 0, "\(Self.helper) is missing: swift build first")
         let fixture = try AttachFixture()
         let root = fixture.directory.file("runs")
         let target = fixture.directory.file("mnt")
         mkdir(target, 0o755)
         defer { if ProcFS.mountPoints().contains(target) { umount2(target, Int32(MNT_DETACH)) } }
-        let image = format == "qcow2" ? fixture.qcow2 : fixture.raw
+        let image = format == .qcow2 ? fixture.qcow2 : fixture.raw
 
         let run = try HeldRun(helper: Self.helper, arguments: [
-            root, image, format, mode.rawValue, "\(fixture.partitionOffset)", "\(fixture.partitionSize)", target])
+            root, image, mode.rawValue, "1", target])
         defer { run.child.terminate(grace: 1) }
         let record = try #require(RunLedger.findAll(root: root).first)
         let loops = record.entries.compactMap { entry -> LoopDeviceTable.Entry? in
@@ -68,15 +68,15 @@ struct AttachCleanupTests {
         for path in fuseMounts { #expect(!ProcFS.mountPoints().contains(path)) }
         #expect(access(stale[0].directory, F_OK) != 0)
         #expect(RunLedger.findStale(root: root).isEmpty)
-        if format == "qcow2" { try Command.check("qemu-img", ["check", "-q", "-f", format, image]) }
+        if format == .qcow2 { try Command.check("qemu-img", ["check", "-q", image]) }
     }
 
     @Test func cleanupLeavesALoopDeviceWithAnotherBackingFileAlone() throws {
         let fixture = try AttachFixture()
         let root = fixture.directory.file("runs")
-        let image = try Attacher.attach(AttachRequest(image: fixture.raw, format: "raw", mode: .loop), ledger: nil)
+        let image = try Attacher.attach(AttachRequest(image: fixture.raw, format: .raw, mode: .loop), ledger: nil)
         defer { try? image.detach() }
-        let device = try image.blockDevice(number: 1, offset: fixture.partitionOffset, size: fixture.partitionSize)
+        let device = try image.blockDevice(for: fixture.volume(of: image))
 
         // A dead owner whose record names our device with a different backing file: the device was reused.
         let record = RunRecord(runID: "0123456789abcdef", ownerPID: 1, ownerStartTime: 1, startedAt: 0,

@@ -11,22 +11,18 @@ struct AttachFuseTests {
     @Test func qcow2VolumeThroughFuseExportReadsAndWrites() throws {
         let fixture = try AttachFixture()
         let ledger = try RunLedger(root: fixture.directory.file("runs"))
-        let image = try Attacher.attach(AttachRequest(image: fixture.qcow2, format: "qcow2", mode: .fuse),
+        let image = try Attacher.attach(AttachRequest(image: fixture.qcow2, format: .qcow2, mode: .fuse),
                                         ledger: ledger)
         #expect(image.mode == .fuse)
         #expect(try image.disk.read(at: 512, count: 8) == Array("EFI PART".utf8))
-        let device = try image.blockDevice(number: 1, offset: fixture.partitionOffset, size: fixture.partitionSize)
+        let device = try image.blockDevice(for: fixture.volume(of: image))
         let exportFile = try #require(LoopDeviceTable.entry(for: device)).backingFile
+        #expect(ProcFS.readText("/sys/block/\(device.dropFirst(5))/loop/dio") == "1")
         #expect(ledger.entries.count == 4, "directory, daemon, FUSE mount, loop device: \(ledger.entries)")
-        do {
-            let volume = try FileBlockReader(path: device)
-            #expect(volume.size == fixture.partitionSize)
-            #expect(try volume.read(at: 1080, count: 2) == [0x53, 0xEF])
-        }
-        let marker = Array("written through FUSE and loop".utf8)
-        let writer = try FileDescriptor.open(device, O_WRONLY)
-        try writer.writeAll(marker)
-        try writer.close()
+        let marker = "written through FUSE and loop"
+        let found = try fixture.writeMarker(marker, to: device)
+        #expect(found.size == fixture.partitionSize)
+        #expect(found.magic == [0x53, 0xEF])
         try image.detach()
         try image.detach()
 
@@ -36,16 +32,16 @@ struct AttachFuseTests {
         #expect(!ProcFS.mountPoints().contains(exportFile))
         #expect(LoopDeviceTable.devices(backedBy: exportFile).isEmpty)
         try Command.check("qemu-img", ["check", "-q", fixture.qcow2])
-        #expect(try fixture.qcow2Contents(at: fixture.partitionOffset, count: marker.count) == marker)
+        #expect(try fixture.qcow2Contents(at: fixture.partitionOffset, count: marker.utf8.count) == Array(marker.utf8))
     }
 
     @Test func readOnlyExportKeepsTheImageUnchanged() throws {
         let fixture = try AttachFixture()
         let before = try Command.check("sha256sum", [fixture.qcow2])
         let image = try Attacher.attach(
-            AttachRequest(image: fixture.qcow2, format: "qcow2", readOnly: true, mode: .fuse), ledger: nil)
+            AttachRequest(image: fixture.qcow2, format: .qcow2, readOnly: true, mode: .fuse), ledger: nil)
         defer { try? image.detach() }
-        let device = try image.blockDevice(number: 1, offset: fixture.partitionOffset, size: fixture.partitionSize)
+        let device = try image.blockDevice(for: fixture.volume(of: image))
         #expect(throws: SystemError.self) {
             let writer = try FileDescriptor.open(device, O_WRONLY)
             try writer.writeAll([1, 2, 3])
@@ -57,21 +53,36 @@ struct AttachFuseTests {
     @Test func autoPicksFuseForQCOW2WithoutTheNBDDriver() throws {
         try #require(!Host.hasNBDModule, "this host has nbd; auto would pick it")
         let fixture = try AttachFixture()
-        let choice = try Attacher.choose(for: AttachRequest(image: fixture.qcow2, format: "qcow2"))
+        let choice = try Attacher.choose(for: AttachRequest(image: fixture.qcow2, format: .qcow2))
         #expect(choice.backend.mode == .fuse)
         #expect(choice.reason.contains("kernel nbd driver not loaded"))
         #expect(choice.reason.contains("qemu-storage-daemon FUSE export + loop device"))
-        let raw = try Attacher.choose(for: AttachRequest(image: fixture.raw, format: "raw"))
+        let raw = try Attacher.choose(for: AttachRequest(image: fixture.raw, format: .raw))
         #expect(raw.backend.mode == .loop)
     }
 
-    @Test func brokenImageFailsWithTheDaemonsMessage() throws {
+    @Test func missingBackingFileFailsWithTheDaemonsMessage() throws {
         let fixture = try AttachFixture()
-        let bogus = fixture.directory.file("bogus.qcow2")
-        try Command.check("sh", ["-c", "printf 'QFI\\373garbage' > \(bogus)"])
+        let orphan = fixture.directory.file("orphan.qcow2")
+        try Command.check("qemu-img", ["create", "-q", "-f", "qcow2", "-u", "-b", "/nonexistent/base.raw", "-F", "raw",
+                                       orphan, "20M"])
+        let ledger = try RunLedger(root: fixture.directory.file("runs"))
         let error = #expect(throws: AttachError.self) {
-            _ = try Attacher.attach(AttachRequest(image: bogus, format: "qcow2", mode: .fuse), ledger: nil)
+            _ = try Attacher.attach(AttachRequest(image: orphan, format: .qcow2, mode: .fuse), ledger: ledger)
         }
-        #expect(error?.description.contains("qemu-storage-daemon") == true)
+        #expect(error?.description.contains("qemu-storage-daemon could not export") == true, "\(error.map { "\($0)" } ?? "")")
+        #expect(error?.description.contains("/nonexistent/base.raw") == true)
+        // The failed attach undid everything it recorded.
+        #expect(ledger.entries.isEmpty)
+        ledger.finish()
+        #expect(access(ledger.directory, F_OK) != 0)
+    }
+
+    @Test func formatThatContradictsTheHeaderIsRefused() throws {
+        let fixture = try AttachFixture()
+        let error = #expect(throws: AttachError.self) {
+            _ = try Attacher.attach(AttachRequest(image: fixture.qcow2, format: .raw, mode: .fuse), ledger: nil)
+        }
+        #expect(error?.description.contains("is qcow2 by its header") == true)
     }
 }

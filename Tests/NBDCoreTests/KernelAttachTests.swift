@@ -9,6 +9,7 @@ import Testing
 struct KernelAttachTests {
     @Test func netlinkFamilyResolvesAndStatusLists() throws {
         #expect(NetlinkNBDControl.available)
+        #expect(NBDKernelSupport.probe() == .netlink)
         #expect(try NetlinkNBDControl.status().count >= 1)
     }
 
@@ -25,20 +26,20 @@ struct KernelAttachTests {
     private func attachMountWrite(_ control: NBDKernelControl, image: String, file: String, text: String) throws {
         let export = try KernelTestExport(image: KernelVM.image(image))
         let identifier = "qemu-chroot:test-\(control.mechanism)"
-        let device = try control.attach(KernelVM.request(export, identifier: identifier))
+        let attachment = try NBDKernelAttachment(control: control, request: KernelVM.request(export, identifier: identifier))
+        let device = attachment.device
         #expect(BlockSysfs.nbdAttached(device.index))
         if control.mechanism == "netlink" { #expect(BlockSysfs.nbdBackend(device.index) == identifier) }
-        let holder = try #require(device.descriptor)
-        let partitions = BlockPartitions(disk: device.name, descriptor: holder)
-        let range = try KernelVM.gptPartition(2, on: holder)
-        let node = try partitions.map(number: 2, start: range.start, size: range.size)
+        let range = try KernelVM.gptPartition(2, on: try #require(device.descriptor))
+        let node = try attachment.blockDevice(number: 2, offset: range.start, size: range.size)
+        #expect(try attachment.blockDevice(number: 0, offset: 0, size: 0) == device.path)
         try KernelVM.withMountedExt4(node) { root in
             #expect(try KernelVM.readFile("\(root)/host.txt") == "made on host\n")
             try KernelVM.writeFile("\(root)/\(file)", text)
         }
-        try partitions.removeAll()
-        try device.detach()
-        try device.detach()
+        try attachment.flush()
+        try attachment.detach()
+        try attachment.detach()
         #expect(!BlockSysfs.nbdAttached(device.index), "/dev/\(device.name) is free after detach")
         export.stop()
     }
@@ -89,5 +90,21 @@ struct KernelAttachTests {
         defer { try? device.detach() }
         let range = try KernelVM.gptPartition(2, on: try #require(device.descriptor))
         #expect(range.start == 2 << 20)
+    }
+
+    /// DISCONNECT_ON_CLOSE: when our last fd on the device closes (as when the process dies) the kernel
+    /// disconnects by itself, without DISCONNECT or cleanup.
+    @Test func lastCloseFreesTheDevice() throws {
+        let export = try KernelTestExport(image: KernelVM.image("bare.qcow2"), readOnly: true)
+        let device = try NetlinkNBDControl().attach(KernelVM.request(export, readOnly: true))
+        #expect(BlockSysfs.nbdAttached(device.index))
+        try #require(device.descriptor).close()
+        let deadline = Monotonic.now + 5
+        while BlockSysfs.nbdAttached(device.index) && Monotonic.now < deadline { usleep(10_000) }
+        #expect(!BlockSysfs.nbdAttached(device.index), "/dev/\(device.name) freed itself on last close")
+        let exitDeadline = Monotonic.now + 5
+        while !export.serverExited && Monotonic.now < exitDeadline { usleep(10_000) }
+        #expect(export.serverExited, "qemu-nbd saw the disconnect and exited")
+        try? device.detach()
     }
 }

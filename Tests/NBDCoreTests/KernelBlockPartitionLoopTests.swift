@@ -13,6 +13,9 @@ struct KernelBlockPartitionLoopTests {
         let directory: TemporaryDirectory
         let device: String
         let descriptor: FileDescriptor
+        /// Owned here so its partitions go before the loop device does, also when a test fails midway: a
+        /// detached loop device without PARTSCAN keeps BLKPG partitions.
+        let partitions: BlockPartitions
         var name: String { String(device.dropFirst("/dev/".count)) }
 
         init() throws {
@@ -22,9 +25,11 @@ struct KernelBlockPartitionLoopTests {
             try Command.check("mkfs.ext4", ["-q", "-F", "-E", "offset=\(1 << 20)", image, "8192k"])
             device = try Command.check("losetup", ["--find", "--show", image]).filter { !$0.isWhitespace }
             descriptor = try FileDescriptor.open(device, O_RDWR)
+            partitions = BlockPartitions(disk: String(device.dropFirst("/dev/".count)), descriptor: descriptor)
         }
 
         deinit {
+            try? partitions.removeAll()
             try? descriptor.close()
             _ = try? Command.run("losetup", ["-d", device])
         }
@@ -32,7 +37,7 @@ struct KernelBlockPartitionLoopTests {
 
     @Test func addMapsTheRangeAndDeleteRemovesIt() throws {
         let loop = try LoopFixture()
-        let partitions = BlockPartitions(disk: loop.name, descriptor: loop.descriptor)
+        let partitions = loop.partitions
         let node = try partitions.map(number: 1, start: 1 << 20, size: 8 << 20)
         let sysfs = "/sys/class/block/\(loop.name)p1"
         #expect(BlockSysfs.attribute("\(sysfs)/start") == "2048")
@@ -52,19 +57,21 @@ struct KernelBlockPartitionLoopTests {
 
     @Test func overlapAndMisalignmentAreExplained() throws {
         let loop = try LoopFixture()
-        let partitions = BlockPartitions(disk: loop.name, descriptor: loop.descriptor)
+        let partitions = loop.partitions
         _ = try partitions.map(number: 1, start: 1 << 20, size: 8 << 20)
         let overlap = #expect(throws: SystemError.self) { try partitions.map(number: 2, start: 4 << 20, size: 1 << 20) }
         #expect(overlap?.errno == EBUSY)
         #expect(overlap?.description.contains("overlaps") == true)
         let misaligned = #expect(throws: SystemError.self) { try partitions.map(number: 3, start: 10_000_001, size: 1 << 20) }
         #expect(misaligned?.errno == EINVAL)
+        #expect(throws: NBDKernelError.self) { try partitions.map(number: 300, start: 12 << 20, size: 1 << 20) }
+        #expect(throws: NBDKernelError.self) { try partitions.map(number: 0, start: 12 << 20, size: 1 << 20) }
         try partitions.removeAll()
     }
 
     @Test func aPartitionTheKernelMadeDifferentlyIsRefused() throws {
         let loop = try LoopFixture()
-        let ours = BlockPartitions(disk: loop.name, descriptor: loop.descriptor)
+        let ours = loop.partitions
         _ = try ours.map(number: 1, start: 1 << 20, size: 8 << 20)
         // A second mapper sees partition 1 already present (as if the kernel's parser had made it) at other bytes.
         let theirs = BlockPartitions(disk: loop.name, descriptor: loop.descriptor)
@@ -81,6 +88,7 @@ struct KernelBlockPartitionLoopTests {
 struct KernelDriverAbsentTests {
     @Test func netlinkSaysTheDriverIsNotLoaded() throws {
         #expect(!NetlinkNBDControl.available)
+        #expect(NBDKernelSupport.probe().summary.contains("modprobe nbd"))
         let error = #expect(throws: NBDKernelError.self) {
             try NetlinkNBDControl().attach(NBDKernelRequest(sockets: [try FileDescriptor.open("/dev/null", O_RDONLY)],
                                                             size: 1 << 20, serverFlags: 0x0c6d))
@@ -91,5 +99,19 @@ struct KernelDriverAbsentTests {
             try IoctlNBDControl().attach(NBDKernelRequest(sockets: [try FileDescriptor.open("/dev/null", O_RDONLY)],
                                                           size: 1 << 20, serverFlags: 0x0c6d))
         }
+    }
+
+    @Test func nbdBackendsExplainWhyTheyCannotAttach() {
+        let request = AttachRequest(image: "/nonexistent.qcow2", format: "qcow2", mode: .nbd)
+        for backend in [NBDAttachBackend.netlink, NBDAttachBackend.ioctl] {
+            #expect(AttachBackendRegistry.backend(for: backend.mode) != nil, "\(backend.mode.rawValue) is registered")
+            #expect(backend.unavailableReason(for: request)?.contains("modprobe nbd") == true
+                || backend.unavailableReason(for: request)?.contains("root") == true)
+        }
+        var wrongDevice = request
+        wrongDevice.devicePath = "/dev/sda"
+        #expect(NBDAttachBackend.netlink.unavailableReason(for: wrongDevice) == "device_path /dev/sda is not an nbd device (expected /dev/nbdN)")
+        let error = #expect(throws: AttachError.self) { _ = try Attacher.attach(request, ledger: nil) }
+        #expect(error?.description.contains("modprobe nbd") == true)
     }
 }

@@ -9,12 +9,23 @@ public final class BuildState {
     public let force: Bool
     public let cancellation: Cancellation
     public let output: BuildLog
+    /// What this run holds, recorded so `qemu-chroot cleanup` can release it after a kill -9.
+    public let ledger: RunLedger?
 
     /// prepare output: the output directory, and whether this build created it (then a failure removes it).
     public var outputDirectory = ""
     public var createdOutputDirectory = false
     /// prepare output: the qcow2 overlay over the read-only source, which the build writes.
     public var overlayPath = ""
+    /// prepare output: what the source image is.
+    public var sourceInfo: ImageInfo?
+    /// attach: the attached overlay, its layout, the volume mounted as root and its block device.
+    public var attached: AttachedImage?
+    public var layout: DiskLayout?
+    public var volume: Volume?
+    public var rootDevice = ""
+    /// mount: the rendered mount path.
+    public var mountPath = ""
     /// write output: set once the output file is in place.
     public var outputPath: String?
     public var succeeded = false
@@ -22,7 +33,9 @@ public final class BuildState {
     public var artifact: Artifact?
     public private(set) var timings: [(step: String, seconds: Double)] = []
 
-    public init(definition: BuildPlan.BuildDefinition, runID: String, force: Bool, cancellation: Cancellation, output: BuildOutput) {
+    public init(definition: BuildPlan.BuildDefinition, runID: String, force: Bool, cancellation: Cancellation,
+                output: BuildOutput, ledger: RunLedger? = nil) {
+        self.ledger = ledger
         self.definition = definition
         self.runID = runID
         self.force = force

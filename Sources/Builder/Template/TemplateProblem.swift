@@ -18,7 +18,7 @@ public struct TemplateErrors: Error, CustomStringConvertible {
     public init(_ problems: [TemplateProblem]) { self.problems = problems }
 
     public var description: String {
-        let noun = problems.count == 1 ? "error" : "\(problems.count) errors"
+        let noun = problems.count == 1 ? "1 error" : "\(problems.count) errors"
         return "Template validation failed with \(noun):\n" + problems.map { "* \($0)" }.joined(separator: "\n")
     }
 }

@@ -9,7 +9,7 @@ public enum AttachBackendRegistry {
     }()
 
     /// Backends compiled into NBDCore.
-    static let builtIn: [AttachBackend] = [FuseBackend(), LoopBackend()]
+    static let builtIn: [AttachBackend] = [FuseBackend(), LoopBackend(), NBDAttachBackend.netlink, NBDAttachBackend.ioctl]
 
     public static func register(_ backend: AttachBackend) {
         lock.withLock { backends[backend.mode] = backend }

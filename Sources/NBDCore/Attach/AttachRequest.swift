@@ -1,15 +1,14 @@
 /// What to attach and how.
 public struct AttachRequest: Sendable {
     public var image: String
-    /// qemu's name for the image format: "qcow2" or "raw".
-    // TODO(layout merge): becomes `ImageFormat` once layout's ImageProbe lands on main.
-    public var format: String
+    /// The format from the image's own header (`ImageProbe`); never guessed from the file name.
+    public var format: ImageFormat
     public var readOnly: Bool
     public var mode: AttachMode
     /// A specific device (/dev/nbdN) for the nbd modes; nil lets the kernel pick.
     public var devicePath: String?
 
-    public init(image: String, format: String, readOnly: Bool = false, mode: AttachMode = .auto,
+    public init(image: String, format: ImageFormat, readOnly: Bool = false, mode: AttachMode = .auto,
                 devicePath: String? = nil) {
         self.image = image
         self.format = format
@@ -18,5 +17,14 @@ public struct AttachRequest: Sendable {
         self.devicePath = devicePath
     }
 
-    var isQCOW2: Bool { format == "qcow2" }
+    /// For callers written before `ImageFormat` existed; the header check in `Attacher.attach` refuses a
+    /// name that contradicts the file.
+    @available(*, deprecated, message: "pass the ImageFormat from ImageProbe")
+    public init(image: String, format: String, readOnly: Bool = false, mode: AttachMode = .auto,
+                devicePath: String? = nil) {
+        self.init(image: image, format: format == "qcow2" ? .qcow2 : .raw, readOnly: readOnly, mode: mode,
+                  devicePath: devicePath)
+    }
+
+    var isQCOW2: Bool { format == .qcow2 }
 }

@@ -4,8 +4,8 @@ public protocol AttachedImage: AnyObject {
     var mode: AttachMode { get }
     /// Reads of the whole virtual disk, for the partition-table and filesystem probes.
     var disk: BlockReader { get }
-    /// A block device holding exactly one volume: the bytes at `offset` for `size` of the disk.
-    /// `number` is the partition number (0 = whole disk). Asking twice gives the same device.
+    /// A block device holding exactly the bytes at `offset` for `size` of the disk: partition `number`
+    /// (0 = the whole disk). Asking twice gives the same device.
     func blockDevice(number: Int, offset: UInt64, size: UInt64) throws -> String
     /// Pushes everything written so far down to the image file.
     func flush() throws
@@ -22,6 +22,13 @@ public protocol AttachBackend: Sendable {
     /// Releases `resource` left by a killed run if it is this backend's kind (the nbd backends disconnect
     /// `.nbd` devices whose backend identifier matches); returns false for other kinds.
     func releaseStale(_ resource: LedgerResource) throws -> Bool
+}
+
+extension AttachedImage {
+    /// A block device holding exactly `volume` (a partition, or the whole disk for number 0).
+    public func blockDevice(for volume: Volume) throws -> String {
+        try blockDevice(number: volume.number, offset: volume.offset, size: volume.size)
+    }
 }
 
 extension AttachBackend {

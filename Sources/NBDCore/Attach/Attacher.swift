@@ -1,6 +1,12 @@
 /// Attaches images with the backend a request asks for, or for `auto` the best this host offers.
 public enum Attacher {
     public static func attach(_ request: AttachRequest, ledger: RunLedger?) throws -> AttachedImage {
+        // Attaching a qcow2 file as raw would hand its metadata to the filesystem, and write over it.
+        let probed = try ImageProbe.probe(path: request.image).format
+        guard probed == request.format else {
+            throw AttachError("\(request.image) is \(probed.rawValue) by its header, not \(request.format.rawValue) "
+                + "as the attach request says")
+        }
         let choice = try choose(for: request)
         if request.mode == .auto { Log.info("attach: \(choice.reason)") }
         return try choice.backend.attach(request, ledger: ledger)

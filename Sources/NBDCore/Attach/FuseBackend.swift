@@ -28,8 +28,8 @@ public struct FuseBackend: AttachBackend {
             directory = "\(Self.exportRoot)/\(RunLedger.newRunID())"
         }
         let export = try QemuStorageDaemonExport(
-            image: request.image, driver: request.isQCOW2 ? "qcow2" : "raw", readOnly: request.readOnly,
-            directory: directory, ledger: ledger)
+            image: request.image, driver: request.format.rawValue, readOnly: request.readOnly,
+            directory: directory, expectedSize: try ImageProbe.probe(path: request.image).virtualSize, ledger: ledger)
         return try LoopBackedImage(mode: .fuse, backingFile: export.path, readOnly: request.readOnly,
                                    export: export, ledger: ledger)
     }

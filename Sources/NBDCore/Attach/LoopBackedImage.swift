@@ -39,10 +39,12 @@ final class LoopBackedImage: AttachedImage, @unchecked Sendable {
                     + "of \(backingFile)")
             }
             var entry: Int?
+            // Over the FUSE export, buffered loop I/O caches every block twice (the loop device's and the
+            // FUSE file's page cache); direct I/O measured 2x faster writes and 15x faster reads here.
             do {
                 let device = try LoopDevice.attach(
                     backingFile: backingFile, offset: offset, sizeLimit: size, readOnly: readOnly,
-                    willUse: { [ledger, backingFile] path in
+                    directIO: export != nil, willUse: { [ledger, backingFile] path in
                         let resource = LedgerResource.loop(device: path, backingFile: backingFile, offset: offset)
                         if let entry { try ledger?.revise(entry, resource) } else { entry = try ledger?.intend(resource) }
                     })

@@ -16,7 +16,14 @@ public struct LoopBackend: AttachBackend {
 
     public func attach(_ request: AttachRequest, ledger: RunLedger?) throws -> AttachedImage {
         if let reason = unavailableReason(for: request) { throw AttachError("cannot attach with loop: \(reason)") }
-        return try LoopBackedImage(mode: .loop, backingFile: request.image, readOnly: request.readOnly,
-                                   export: nil, ledger: ledger)
+        return try LoopBackedImage(mode: .loop, backingFile: try Self.canonicalPath(request.image),
+                                   readOnly: request.readOnly, export: nil, ledger: ledger)
+    }
+
+    /// The path the kernel reports in /sys/block/loopN/loop/backing_file, so `cleanup` can match it.
+    static func canonicalPath(_ path: String) throws -> String {
+        guard let resolved = realpath(path, nil) else { throw SystemError("realpath", path: path, errno: errno) }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 }

@@ -69,6 +69,12 @@ public final class LoopDevice: @unchecked Sendable {
             } catch let error as SystemError where error.errno == EBUSY {
                 try? device.close()
                 continue
+            } catch let error as SystemError where error.errno == EINVAL && config.info.lo_flags & cnbd_lo_flags_direct_io != 0 {
+                // Some backing files cannot do O_DIRECT at this offset; buffered I/O still works.
+                Log.debug("\(path): no direct I/O on \(backingFile) (\(error)); using buffered I/O")
+                try? device.close()
+                config.info.lo_flags &= ~cnbd_lo_flags_direct_io
+                continue
             } catch let error as SystemError where error.errno == EINVAL || error.errno == ENOTTY {
                 try? device.close()
                 throw error.withHint("the kernel lacks LOOP_CONFIGURE (Linux 5.8+), or \(backingFile) "

@@ -27,15 +27,19 @@ public final class QemuStorageDaemonExport: @unchecked Sendable {
         self.readOnly = readOnly
         self.ledger = ledger
         var entries: [Int] = []
-        // Undo in reverse if anything below fails.
+        func intend(_ resource: LedgerResource) throws -> Int? {
+            let entry = try ledger?.intend(resource)
+            if let entry { entries.append(entry) }
+            return entry
+        }
+        // Undone in reverse if anything below fails.
         var undo: [() -> Void] = []
-        func unwind() { undo.reversed().forEach { $0() } }
 
         do {
-            let dirEntry = try ledger?.intend(.directory(path: directory))
+            let dirEntry = try intend(.directory(path: directory))
             try syscall("mkdir", path: directory) { mkdir(directory, 0o700) }
             undo.append { [path] in unlink(path); unlink("\(directory)/daemon.log"); rmdir(directory) }
-            if let dirEntry { try ledger?.held(dirEntry, .directory(path: directory)); entries.append(dirEntry) }
+            if let dirEntry { try ledger?.held(dirEntry, .directory(path: directory)) }
 
             let mountpoint = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
             try mountpoint.close()
@@ -43,20 +47,21 @@ public final class QemuStorageDaemonExport: @unchecked Sendable {
             defer { try? log.close() }
 
             let arguments = Self.arguments(image: image, driver: driver, readOnly: readOnly, mountpoint: path)
-            let childEntry = try ledger?.intend(.child(command: "qemu-storage-daemon", pid: nil, startTime: nil))
-            let fuseEntry = try ledger?.intend(.fuseMount(path: path))
+            let childEntry = try intend(.child(command: "qemu-storage-daemon", pid: nil, startTime: nil))
+            let fuseEntry = try intend(.fuseMount(path: path))
             var options = SpawnOptions()
             options.stderr = log.rawValue
             options.stdout = log.rawValue
             options.newProcessGroup = true
             let daemon = try ChildProcess.spawn("qemu-storage-daemon", arguments, options: options)
-            undo.append { daemon.terminate(grace: 10) }
+            undo.append { [path] in
+                daemon.terminate(grace: 10)
+                Self.unmountIfMounted(path)
+            }
             if let childEntry {
                 try ledger?.held(childEntry, .child(command: "qemu-storage-daemon", pid: daemon.pid,
                                                     startTime: ProcFS.startTime(of: daemon.pid)))
-                entries.append(childEntry)
             }
-            if let fuseEntry { entries.append(fuseEntry) }
             self.daemon = daemon
             Log.debug("qemu-storage-daemon \(arguments.joined(separator: " "))")
 
@@ -67,8 +72,7 @@ public final class QemuStorageDaemonExport: @unchecked Sendable {
                     + "\(expectedSize)")
             }
         } catch {
-            unwind()
-            Self.unmountIfMounted(path, directory: directory)
+            undo.reversed().forEach { $0() }
             for entry in entries.reversed() { try? ledger?.released(entry) }
             throw error
         }
@@ -127,7 +131,7 @@ public final class QemuStorageDaemonExport: @unchecked Sendable {
             firstError = AttachError("qemu-storage-daemon for \(image) ended with \(status): "
                 + Self.daemonLog(directory))
         }
-        Self.unmountIfMounted(path, directory: directory)
+        Self.unmountIfMounted(path)
         unlink(path)
         unlink("\(directory)/daemon.log")
         if rmdir(directory) != 0 && errno != ENOENT && firstError == nil {
@@ -138,7 +142,7 @@ public final class QemuStorageDaemonExport: @unchecked Sendable {
     }
 
     /// A daemon killed hard leaves its FUSE mount behind ("Transport endpoint is not connected").
-    static func unmountIfMounted(_ path: String, directory: String) {
+    static func unmountIfMounted(_ path: String) {
         guard ProcFS.mountPoints().contains(path) else { return }
         if umount2(path, 0) != 0 {
             Log.warning("\(path) is busy; detaching its FUSE mount lazily")

@@ -19,6 +19,10 @@ public final class BlockPartitions {
     /// Makes partition `number` span `size` bytes from byte `start`, and returns its node's path.
     public func map(number: Int, start: UInt64, size: UInt64) throws -> String {
         if let existing = mapped.first(where: { $0.number == number }) { return existing.node.path }
+        // The kernel's limit (DISK_MAX_PARTS); it would answer a bare EINVAL.
+        guard (1...255).contains(number) else {
+            throw NBDKernelError.invalidRequest("partition number \(number) of /dev/\(disk) is outside 1…255")
+        }
         let name = BlockSysfs.partitionName(disk: disk, number: number)
         let sysfs = "/sys/class/block/\(name)"
         var added = false

@@ -34,6 +34,10 @@ public final class IoctlNBDControl: NBDKernelControl {
         } catch let error as SystemError where error.errno == EINVAL && request.deviceIndex != nil {
             // Netlink-bound devices reject configuration ioctls with EINVAL.
             throw NBDKernelError.deviceBusy(node.path)
+        } catch {
+            // Drop the sockets already added; closing our fd then drops the config.
+            _ = try? fd.ioctl("NBD_CLEAR_SOCK", CNBD_NBD_CLEAR_SOCK)
+            throw error
         }
         let serving = try DedicatedThread(name: "NBD_DO_IT \(node.path)") {
             try fd.ioctl("NBD_DO_IT", CNBD_NBD_DO_IT)

@@ -17,19 +17,17 @@ public final class NetlinkNBDControl: NBDKernelControl {
         try request.validate()
         let result = request.withNetlinkRequest { cnbd_nl_connect($0) }
         let index = Int(try Self.check(result, "netlink NBD_CMD_CONNECT", index: request.deviceIndex))
-        var device: NBDDevice?
         do {
             let node = try BlockDeviceNode(name: "nbd\(index)")
             let holder = try FileDescriptor.open(node.path, request.readOnly ? O_RDONLY : O_RDWR)
-            device = NBDDevice(index: index, mechanism: mechanism, node: node, holder: holder) {
+            Log.debug("attached \(node.path) over netlink (\(request.sockets.count) connection(s))")
+            return NBDDevice(index: index, mechanism: mechanism, node: node, holder: holder) {
                 try Self.check(cnbd_nl_disconnect(UInt32(index)), "netlink NBD_CMD_DISCONNECT", index: index)
             }
         } catch {
             _ = cnbd_nl_disconnect(UInt32(index))
             throw error
         }
-        Log.debug("attached /dev/nbd\(index) over netlink (\(request.sockets.count) connection(s))")
-        return device!
     }
 
     /// Disconnects a device by index (cleanup of a run that died before DISCONNECT_ON_CLOSE fired).

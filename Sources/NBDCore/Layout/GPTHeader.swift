@@ -50,7 +50,10 @@ struct GPTHeader: Equatable, Sendable {
             throw LayoutError("partition entry array of \(entryCount)×\(entrySize) bytes exceeds 1 MiB")
         }
         let last = sectors - 1
-        guard firstUsableLBA <= lastUsableLBA, firstUsableLBA >= 2, lastUsableLBA < last else {
+        guard lastUsableLBA < last else {
+            throw LayoutError("its usable area ends at LBA \(lastUsableLBA) but the disk has only \(sectors) sectors (a truncated image?)")
+        }
+        guard firstUsableLBA <= lastUsableLBA, firstUsableLBA >= 2 else {
             throw LayoutError("usable area LBA \(firstUsableLBA)…\(lastUsableLBA) does not fit a disk of \(sectors) sectors")
         }
         let arrayEnd = entryArrayLBA.addingReportingOverflow(arraySectors(sectorSize: sectorSize))

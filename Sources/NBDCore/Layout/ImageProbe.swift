@@ -29,7 +29,8 @@ public enum ImageProbe {
         }
         let header = try file.read(count: 512)
         guard header.count >= 4, header.be32(0) == qcow2Magic else {
-            let size = try FileBlockReader(path: path).size
+            // A block device reports its size through BLKGETSIZE64; a file (even an empty one) through stat.
+            let size = status.st_mode & S_IFMT == S_IFBLK ? try FileBlockReader(path: path).size : UInt64(status.st_size)
             return ImageInfo(path: path, format: .raw, virtualSize: size, backingFile: nil)
         }
         return try qcow2(header, file: file, path: path, fileSize: UInt64(status.st_size))

@@ -89,7 +89,8 @@ public final class RunLedger: @unchecked Sendable {
     /// Called with the lock held.
     private func save() throws {
         guard !finished else { return }
-        record.mountNamespace = Self.privateMountNamespace()
+        // Once seen, the run's namespace stays recorded even if a later save comes from a thread outside it.
+        record.mountNamespace = Self.privateMountNamespace() ?? record.mountNamespace
         let data = try JSONEncoder().encode(record)
         let temporary = "\(recordPath).tmp"
         let file = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)

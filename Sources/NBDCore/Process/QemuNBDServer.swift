@@ -29,7 +29,8 @@ public final class QemuNBDServer: @unchecked Sendable {
             let stderrFile = try FileDescriptor.open(stderrPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
             var spawn = SpawnOptions()
             spawn.stderr = stderrFile.rawValue
-            child = try ChildProcess.spawn(executable, options.arguments(image: image, socket: socketPath), options: spawn)
+            let arguments = ["--pid-file=\(directory)/qemu-nbd.pid"] + options.arguments(image: image, socket: socketPath)
+            child = try ChildProcess.spawn(executable, arguments, options: spawn)
             try? stderrFile.close()
         } catch {
             QemuNBDServer.removeDirectory(directory)
@@ -71,20 +72,26 @@ public final class QemuNBDServer: @unchecked Sendable {
         }
     }
 
-    /// Ready when the kernel lists our socket path as listening in /proc/net/unix. Connecting to test it
-    /// would be wrong: a non-persistent qemu-nbd exits when that probe client leaves.
+    /// Ready when qemu-nbd has written its pid file and the kernel lists our socket as listening in
+    /// /proc/net/unix. qemu-nbd 7.2 listens *before* opening the image and writes the pid file after, so
+    /// the socket alone would report a server that is about to fail. Connecting to test it would be wrong
+    /// too: a non-persistent qemu-nbd exits when that probe client leaves.
     private func waitUntilListening() throws {
         let deadline = Monotonic.now + options.startTimeout
         while true {
             if let status = child.poll() {
                 throw QemuNBDError.exitedBeforeListening(image: image, status: status, stderr: stderrText)
             }
-            if QemuNBDServer.isListening(socketPath) { return }
+            if wrotePidFile() && QemuNBDServer.isListening(socketPath) { return }
             if Monotonic.now >= deadline {
                 throw QemuNBDError.notListening(image: image, seconds: options.startTimeout, stderr: stderrText)
             }
             usleep(5_000)
         }
+    }
+
+    private func wrotePidFile() -> Bool {
+        QemuNBDServer.tail(of: "\(directory)/qemu-nbd.pid").trimmingWhitespace() == String(child.pid)
     }
 
     /// /proc/net/unix rows: "Num RefCount Protocol Flags Type St Inode Path"; Flags 0x10000 is __SO_ACCEPTCON,
@@ -110,11 +117,12 @@ public final class QemuNBDServer: @unchecked Sendable {
         return String(cString: made)
     }
 
-    /// Only the two files we put there, then the directory itself: nothing else could be inside a 0700
+    /// Only the files we put there, then the directory itself: nothing else could be inside a 0700
     /// directory we created, and a plain rmdir never follows anything.
     private static func removeDirectory(_ directory: String) {
         unlink("\(directory)/nbd.sock")
         unlink("\(directory)/qemu-nbd.stderr")
+        unlink("\(directory)/qemu-nbd.pid")
         rmdir(directory)
     }
 

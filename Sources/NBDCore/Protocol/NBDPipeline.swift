@@ -91,11 +91,12 @@ final class NBDPipeline {
         return true
     }
 
-    /// DISC has no reply; sent blocking (bounded by the timeout), best effort.
-    func sendDisconnect() throws {
+    /// DISC has no reply. Best effort and never waiting: it runs from deinit, and a server that stops
+    /// reading must not hold that up; closing the socket ends the session either way.
+    func sendDisconnect() {
         let request = NBDRequest(.disconnect)
         request.encodeHeader(cookie: nextCookie)
-        try request.header.withUnsafeBytes { try socket.writeAll($0, "room to send NBD_CMD_DISC") }
+        _ = try? request.header.withUnsafeBytes { try socket.sendSome($0) }
     }
 
     func markBroken(_ error: NBDError) {

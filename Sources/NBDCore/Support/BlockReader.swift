@@ -19,14 +19,15 @@ public final class FileBlockReader: BlockReader {
         self.path = path
         let file = try FileDescriptor.open(path, O_RDONLY)
         self.file = file
-        let end = try syscall("lseek", path: path) { lseek(file.rawValue, 0, SEEK_END) }
-        if end > 0 {
-            size = UInt64(end)
-        } else {
-            // Block devices report their size through BLKGETSIZE64, not lseek.
+        var info = stat()
+        try syscall("fstat", path: path) { fstat(file.rawValue, &info) }
+        if (info.st_mode & S_IFMT) == S_IFBLK {
+            // Block devices report their size through BLKGETSIZE64, not st_size.
             var bytes: UInt64 = 0
             try file.ioctl("BLKGETSIZE64", 0x8008_1272, pointer: &bytes)
             size = bytes
+        } else {
+            size = UInt64(info.st_size)
         }
     }
 

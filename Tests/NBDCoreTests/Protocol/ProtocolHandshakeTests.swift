@@ -4,11 +4,11 @@ import Testing
 import TestSupport
 
 /// Handshake variants against a real qemu-nbd.
-@Suite(.enabled(if: qemuNBDMissing == nil, "\(qemuNBDMissing ?? "")"), .serialized, .timeLimit(.minutes(1)))
+@Suite(.enabled(if: ProtocolFixture.qemuNBDMissing == nil, "\(ProtocolFixture.qemuNBDMissing ?? "")"), .serialized, .timeLimit(.minutes(1)))
 struct ProtocolHandshakeTests {
     @Test func goWithStructuredRepliesAgreesOnEverything() throws {
         let dir = try TemporaryDirectory()
-        let server = try serve(try makeImage(dir)) { $0.exportName = "disk"; $0.description = "test disk" }
+        let server = try ProtocolFixture.serve(try ProtocolFixture.makeImage(dir)) { $0.exportName = "disk"; $0.description = "test disk" }
         defer { try? server.stop() }
         let export = try NBDConnection.connect(unixSocket: server.socketPath, options: NBDHandshakeOptions(exportName: "disk")).export
         #expect(export.negotiatedWithGo)
@@ -23,7 +23,7 @@ struct ProtocolHandshakeTests {
 
     @Test func simpleRepliesOnlyForTheKernel() throws {
         let dir = try TemporaryDirectory()
-        let server = try serve(try makeImage(dir))
+        let server = try ProtocolFixture.serve(try ProtocolFixture.makeImage(dir))
         defer { try? server.stop() }
         let connection = try NBDConnection.connect(unixSocket: server.socketPath, options: .forKernel())
         #expect(!connection.export.structuredReplies)
@@ -38,7 +38,7 @@ struct ProtocolHandshakeTests {
 
     @Test func kernelHandOverRefusedAfterStructuredReplies() throws {
         let dir = try TemporaryDirectory()
-        let server = try serve(try makeImage(dir))
+        let server = try ProtocolFixture.serve(try ProtocolFixture.makeImage(dir))
         defer { try? server.stop() }
         let connection = try NBDConnection.connect(unixSocket: server.socketPath)
         let error = #expect(throws: NBDError.self) { try connection.takeSocketForKernel() }
@@ -49,7 +49,7 @@ struct ProtocolHandshakeTests {
 
     @Test func exportNameFallbackWithAndWithoutStructuredReplies() throws {
         let dir = try TemporaryDirectory()
-        let server = try serve(try makeImage(dir)) { $0.exportName = "disk" }
+        let server = try ProtocolFixture.serve(try ProtocolFixture.makeImage(dir)) { $0.exportName = "disk" }
         defer { try? server.stop() }
         for structured in [false, true] {
             var options = NBDHandshakeOptions(exportName: "disk")
@@ -65,7 +65,7 @@ struct ProtocolHandshakeTests {
 
     @Test func unknownExportIsASentence() throws {
         let dir = try TemporaryDirectory()
-        let server = try serve(try makeImage(dir)) { $0.exportName = "disk" }
+        let server = try ProtocolFixture.serve(try ProtocolFixture.makeImage(dir)) { $0.exportName = "disk" }
         defer { try? server.stop() }
         let error = #expect(throws: NBDError.self) {
             try NBDConnection.connect(unixSocket: server.socketPath, options: NBDHandshakeOptions(exportName: "bar"))
@@ -80,7 +80,7 @@ struct ProtocolHandshakeTests {
 
     @Test func listNamesTheExports() throws {
         let dir = try TemporaryDirectory()
-        let server = try serve(try makeImage(dir)) { $0.exportName = "disk"; $0.description = "the test disk" }
+        let server = try ProtocolFixture.serve(try ProtocolFixture.makeImage(dir)) { $0.exportName = "disk"; $0.description = "the test disk" }
         defer { try? server.stop() }
         let exports = try NBDConnection.listExports(unixSocket: server.socketPath)
         #expect(exports == [NBDExportListing(name: "disk", description: "the test disk")])
@@ -88,7 +88,7 @@ struct ProtocolHandshakeTests {
 
     @Test func readOnlyExportRefusesWrites() throws {
         let dir = try TemporaryDirectory()
-        let server = try serve(try makeImage(dir)) { $0.readOnly = true }
+        let server = try ProtocolFixture.serve(try ProtocolFixture.makeImage(dir)) { $0.readOnly = true }
         defer { try? server.stop() }
         let connection = try NBDConnection.connect(unixSocket: server.socketPath)
         #expect(connection.export.readOnly)
@@ -99,10 +99,10 @@ struct ProtocolHandshakeTests {
 
     @Test func multiConnNegotiation() throws {
         let dir = try TemporaryDirectory()
-        let image = try makeImage(dir)
-        let data = pattern(count: 1 << 20, seed: 7)
+        let image = try ProtocolFixture.makeImage(dir)
+        let data = ProtocolFixture.pattern(count: 1 << 20, seed: 7)
         do {
-            let single = try serve(image)
+            let single = try ProtocolFixture.serve(image)
             defer { try? single.stop() }
             let connection = try NBDConnection.connect(unixSocket: single.socketPath)
             #expect(!connection.export.canMultiConn)
@@ -111,7 +111,7 @@ struct ProtocolHandshakeTests {
             connection.disconnect()
         }
         for shared in [0, 2] {
-            let server = try serve(image) { $0.shared = shared }
+            let server = try ProtocolFixture.serve(image) { $0.shared = shared }
             defer { try? server.stop() }
             let first = try NBDConnection.connect(unixSocket: server.socketPath)
             let second = try NBDConnection.connect(unixSocket: server.socketPath)

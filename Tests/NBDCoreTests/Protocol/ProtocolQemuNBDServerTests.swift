@@ -3,11 +3,11 @@ import NBDCore
 import Testing
 import TestSupport
 
-@Suite(.enabled(if: qemuNBDMissing == nil, "\(qemuNBDMissing ?? "")"), .serialized)
+@Suite(.enabled(if: ProtocolFixture.qemuNBDMissing == nil, "\(ProtocolFixture.qemuNBDMissing ?? "")"), .serialized)
 struct ProtocolQemuNBDServerTests {
     @Test(.timeLimit(.minutes(1))) func listensInPrivateDirectoryAndStopsClean() throws {
         let dir = try TemporaryDirectory()
-        let server = try serve(try makeImage(dir))
+        let server = try ProtocolFixture.serve(try ProtocolFixture.makeImage(dir))
         var info = stat()
         #expect(stat(server.directory, &info) == 0)
         #expect(info.st_mode & 0o777 == 0o700)
@@ -22,26 +22,30 @@ struct ProtocolQemuNBDServerTests {
     }
 
     @Test(.timeLimit(.minutes(1))) func startFailureQuotesQemuNBDStderr() throws {
+        // qemu-nbd listens before it opens the image, so a server that is about to fail can look ready;
+        // several rounds make that race show.
         let dir = try TemporaryDirectory()
-        let error = #expect(throws: QemuNBDError.self) { try serve(dir.file("missing.qcow2")) }
-        guard case .exitedBeforeListening(_, _, let stderr)? = error else {
-            Issue.record("unexpected \(String(describing: error))")
-            return
+        for _ in 0..<5 {
+            let error = #expect(throws: QemuNBDError.self) { try ProtocolFixture.serve(dir.file("missing.qcow2")) }
+            guard case .exitedBeforeListening(_, _, let stderr)? = error else {
+                Issue.record("unexpected \(String(describing: error))")
+                return
+            }
+            #expect(stderr.contains("missing.qcow2"))
+            #expect(error!.description.contains("before it listened"))
         }
-        #expect(stderr.contains("missing.qcow2"))
-        #expect(error!.description.contains("before it listened"))
     }
 
     @Test func rejectsOptionCombinationsQemuWouldRefuse() throws {
         let dir = try TemporaryDirectory()
-        let image = try makeImage(dir)
-        #expect(throws: QemuNBDError.self) { try serve(image) { $0.aio = .native } }
-        #expect(throws: QemuNBDError.self) { try serve(image) { $0.detectZeroes = .unmap } }
+        let image = try ProtocolFixture.makeImage(dir)
+        #expect(throws: QemuNBDError.self) { try ProtocolFixture.serve(image) { $0.aio = .native } }
+        #expect(throws: QemuNBDError.self) { try ProtocolFixture.serve(image) { $0.detectZeroes = .unmap } }
     }
 
     @Test(.timeLimit(.minutes(1))) func passesEveryOptionQemuAccepts() throws {
         let dir = try TemporaryDirectory()
-        let server = try serve(try makeImage(dir)) {
+        let server = try ProtocolFixture.serve(try ProtocolFixture.makeImage(dir)) {
             $0.exportName = "disk"
             $0.cache = QemuNBDOptions.Cache.none
             $0.aio = .native
@@ -58,7 +62,7 @@ struct ProtocolQemuNBDServerTests {
     @Test(.timeLimit(.minutes(1))) func nonPersistentServerSurvivesTheReadinessCheck() throws {
         // The readiness check must not connect: a probe client would make a non-persistent qemu-nbd exit.
         let dir = try TemporaryDirectory()
-        let server = try serve(try makeImage(dir)) { $0.persistent = false }
+        let server = try ProtocolFixture.serve(try ProtocolFixture.makeImage(dir)) { $0.persistent = false }
         defer { try? server.stop() }
         let connection = try NBDConnection.connect(unixSocket: server.socketPath)
         #expect(connection.size == 64 << 20)

@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 /// Commands against a real qemu-nbd, checked by reading back and with `qemu-img compare`.
-@Suite(.enabled(if: qemuNBDMissing == nil, "\(qemuNBDMissing ?? "")"), .serialized, .timeLimit(.minutes(2)))
+@Suite(.enabled(if: ProtocolFixture.qemuNBDMissing == nil, "\(ProtocolFixture.qemuNBDMissing ?? "")"), .serialized, .timeLimit(.minutes(2)))
 struct ProtocolTransmissionTests {
     static let size = 64 << 20
 
@@ -12,22 +12,24 @@ struct ProtocolTransmissionTests {
     /// qemu-img must find the two images identical.
     @Test func roundTripThroughQcow2MatchesRaw() throws {
         let dir = try TemporaryDirectory()
-        let qcow2 = try makeImage(dir, "disk.qcow2")
-        let raw = try makeImage(dir, "disk.raw", format: "raw")
+        let qcow2 = try ProtocolFixture.makeImage(dir, "disk.qcow2")
+        let raw = try ProtocolFixture.makeImage(dir, "disk.raw", format: "raw")
         var model = [UInt8](repeating: 0, count: Self.size)
         for (image, format) in [(qcow2, "qcow2"), (raw, "raw")] {
             model = [UInt8](repeating: 0, count: Self.size)
-            let server = try serve(image, format: format) { $0.discard = .unmap }
+            let server = try ProtocolFixture.serve(image, format: format) { $0.discard = .unmap }
             defer { try? server.stop() }
             let connection = try NBDConnection.connect(unixSocket: server.socketPath)
             func write(_ bytes: [UInt8], at offset: Int, fua: Bool = false) throws {
                 try connection.write(bytes, at: UInt64(offset), fua: fua)
                 model.replaceSubrange(offset..<(offset + bytes.count), with: bytes)
             }
-            // Unaligned; then larger than the server's 32 MiB maximum, so it is split and pipelined.
-            try write(pattern(count: 3 << 20, seed: 1), at: (1 << 20) + 123)
-            try write(pattern(count: 40 << 20, seed: 2), at: 10 << 20)
-            try write(pattern(count: 4096, seed: 3), at: 60 << 20, fua: true)
+            // Unaligned; then with requests asked larger than the server's 32 MiB maximum, which must cap them.
+            try write(ProtocolFixture.pattern(count: 3 << 20, seed: 1), at: (1 << 20) + 123)
+            connection.requestSize = 64 << 20
+            try write(ProtocolFixture.pattern(count: 40 << 20, seed: 2), at: 10 << 20)
+            connection.requestSize = 256 << 10
+            try write(ProtocolFixture.pattern(count: 4096, seed: 3), at: 60 << 20, fua: true)
             try connection.writeZeroes(at: 2 << 20, length: 1 << 20)
             model.replaceSubrange((2 << 20)..<(3 << 20), with: repeatElement(0, count: 1 << 20))
             try connection.writeZeroes(at: 12 << 20, length: 65536, noHole: true, fua: true)
@@ -40,7 +42,7 @@ struct ProtocolTransmissionTests {
             var streamed = 0
             try connection.readStream(at: 0, length: UInt64(Self.size), requestSize: 3 << 20) { offset, bytes in
                 streamed += bytes.count
-                #expect(matches(bytes, model, at: Int(offset)))
+                #expect(ProtocolFixture.matches(bytes, model, at: Int(offset)))
             }
             #expect(streamed == Self.size)
             connection.disconnect()
@@ -53,10 +55,10 @@ struct ProtocolTransmissionTests {
 
     @Test func blockStatusOfSparseImageReportsHoles() throws {
         let dir = try TemporaryDirectory()
-        let server = try serve(try makeImage(dir))
+        let server = try ProtocolFixture.serve(try ProtocolFixture.makeImage(dir))
         defer { try? server.stop() }
         let connection = try NBDConnection.connect(unixSocket: server.socketPath)
-        try connection.write(pattern(count: 65536, seed: 9), at: 1 << 20)
+        try connection.write(ProtocolFixture.pattern(count: 65536, seed: 9), at: 1 << 20)
         try connection.flush()
         let extents = try connection.blockStatus(at: 0, length: UInt64(Self.size))
         #expect(extents.reduce(0) { $0 + $1.length } == UInt64(Self.size))
@@ -74,7 +76,7 @@ struct ProtocolTransmissionTests {
 
     @Test func requestsOutsideTheExportFailBeforeSending() throws {
         let dir = try TemporaryDirectory()
-        let server = try serve(try makeImage(dir))
+        let server = try ProtocolFixture.serve(try ProtocolFixture.makeImage(dir))
         defer { try? server.stop() }
         let connection = try NBDConnection.connect(unixSocket: server.socketPath)
         let error = #expect(throws: NBDError.self) { try connection.read(at: UInt64(Self.size) - 10, count: 20) }

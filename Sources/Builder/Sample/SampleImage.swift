@@ -1,0 +1,76 @@
+import Glibc
+import NBDCore
+
+/// A small bootable-userland disk image for trying qemu-chroot without downloading a cloud image: a GPT
+/// (written by the layout's GPTWriter) with an ext4 root made by `mkfs.ext4 -d` from a staged tree.
+public enum SampleImage {
+    public struct Options {
+        public var size: UInt64 = 128 << 20
+        /// debootstrap a minimal Debian instead of the busybox-static userland.
+        public var debian = false
+        public var format: OutputFormat = .qcow2
+        /// A small ext4 partition 1 labelled "data" before the root (which is then partition 2), for
+        /// trying `mount_partition`.
+        public var dataPartition = false
+
+        public init() {}
+    }
+
+    static let rootTypeX86_64 = "4f68bce3-e8cd-4db1-96e7-fbcaf984b709"
+    static let linuxFilesystem = "0fc63daf-8483-4772-8e79-3d69d8477de4"
+    static let mebibyte: UInt64 = 1 << 20
+
+    public static func make(at path: String, options: Options) throws {
+        guard !HostPath.exists(path) else { throw BuildError("\(path) already exists; choose another path or remove it") }
+        guard ExecutableLookup.exists("mkfs.ext4") else { throw BuildError("mkfs.ext4 not found (Debian: apt-get install e2fsprogs)") }
+        let work = "\(path).tmp-\(getpid())"
+        try FileTree.makeDirectories(work)
+        defer { try? FileTree.removeAll(work) }
+        let root = "\(work)/root"
+        if options.debian {
+            try SampleUserland.debootstrap(into: root)
+        } else {
+            try SampleUserland.busybox(into: root)
+        }
+        let raw = "\(work)/disk.raw"
+        try layOut(raw, root: root, work: work, options: options)
+        switch options.format {
+        case .raw: try syscall("rename", path: path) { rename(raw, path) }
+        case .qcow2:
+            try Command.check("qemu-img", ["convert", "-q", "-f", "raw", "-O", "qcow2", raw, "\(work)/disk.qcow2"])
+            try syscall("rename", path: path) { rename("\(work)/disk.qcow2", path) }
+        }
+    }
+
+    private static func layOut(_ raw: String, root: String, work: String, options: Options) throws {
+        let size = options.size / mebibyte * mebibyte
+        let dataSize: UInt64 = options.dataPartition ? 16 * mebibyte : 0
+        let rootStart = mebibyte + dataSize
+        // The backup GPT takes the last 33 sectors; leave the last MiB to it.
+        guard size >= rootStart + 32 * mebibyte else { throw BuildError("a sample image needs at least \((rootStart >> 20) + 32) MiB") }
+        let rootSize = size - rootStart - mebibyte
+        var partitions: [GPTPartitionSpec] = []
+        if options.dataPartition {
+            partitions.append(GPTPartitionSpec(type: GUID(linuxFilesystem)!, name: "data", start: mebibyte, size: dataSize))
+        }
+        partitions.append(GPTPartitionSpec(type: GUID(rootTypeX86_64)!, name: "root", start: rootStart, size: rootSize))
+        let disk = try FileDescriptor.open(raw, O_RDWR | O_CREAT | O_TRUNC, mode: 0o644)
+        try syscall("ftruncate", path: raw) { ftruncate(disk.rawValue, off_t(size)) }
+        for write in try GPTWriter.fresh(diskSize: size, partitions: partitions) {
+            try write.bytes.withUnsafeBytes { try disk.pwriteAll($0, at: write.offset) }
+        }
+        try disk.close()
+        if options.dataPartition {
+            let data = "\(work)/data"
+            try FileTree.makeDirectories(data)
+            try SampleUserland.write("\(data)/PARTITION", "data\n")
+            try makeExt4(raw, label: "data", tree: data, offset: mebibyte, size: dataSize)
+        }
+        try makeExt4(raw, label: "root", tree: root, offset: rootStart, size: rootSize)
+    }
+
+    private static func makeExt4(_ raw: String, label: String, tree: String, offset: UInt64, size: UInt64) throws {
+        try Command.check("mkfs.ext4", ["-q", "-F", "-L", label, "-E", "offset=\(offset)", "-d", tree, raw, "\(size >> 10)k"],
+                          environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "E2FSPROGS_FAKE_TIME": "0"])
+    }
+}

@@ -1,0 +1,44 @@
+import NBDCore
+
+/// `pre_mount_commands` / `post_mount_commands`: shell commands run on the host (as amazon-chroot runs
+/// them), each through `command_wrapper`, with {{.Device}} (and after mounting {{.MountPath}}) known.
+final class StepHostCommands: Step {
+    enum Phase { case preMount, postMount }
+
+    let name: String
+    private let phase: Phase
+
+    init(_ phase: Phase) {
+        self.phase = phase
+        name = phase == .preMount ? "pre_mount_commands" : "post_mount_commands"
+    }
+
+    func run(_ state: BuildState) throws {
+        let commands = phase == .preMount ? state.config.preMountCommands : state.config.postMountCommands
+        var fields = ["Device": state.rootDevice]
+        if phase == .postMount { fields["MountPath"] = state.mountPath }
+        let context = state.definition.context.with(fields: fields)
+        for (index, template) in commands.enumerated() {
+            if state.cancellation.isCancelled { throw CancelledError(state.cancellation.cancelReason) }
+            let command = try Interpolation.render(template, context)
+            let wrapped = try Interpolation.render(state.config.commandWrapper, context.with(fields: ["Command": command]))
+            state.output.message("\(name)[\(index)]: \(wrapped)")
+            let result = try Command.run("/bin/sh", ["-c", wrapped])
+            for line in (result.stdout + result.stderr).split(separator: "\n") { state.output.message(String(line)) }
+            guard result.status.isSuccess else {
+                throw BuildError("\(name)[\(index)] \"\(wrapped)\" ended with \(result.status)")
+            }
+        }
+    }
+}
+
+/// `disk_size`: after mounting, grows the root filesystem online to fill its grown partition.
+final class StepGrowFilesystem: Step {
+    let name = "grow filesystem"
+
+    func run(_ state: BuildState) throws {
+        guard let volume = state.volume else { return }
+        let done = try FilesystemGrowth.grow(mountPath: state.mountPath, fstype: volume.mountType, to: volume.size)
+        state.output.debug("disk_size: \(done)")
+    }
+}

@@ -1,0 +1,65 @@
+import Builder
+import Glibc
+import NBDCore
+import TestSupport
+
+/// Runs the built `qemu-chroot` binary as a child process: the CLI enters its own mount namespace, which
+/// the multi-threaded test runner cannot do for itself.
+enum CLI {
+    static let requirements = Host.missing(programs: ["qemu-img", "qemu-storage-daemon", "mkfs.ext4", "busybox"],
+                                           root: true, loop: true, fuse: true)
+
+    /// Next to the test bundle in the build directory (swift build --build-tests builds it too).
+    static var binary: String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let exe = String(cString: Array(buffer[0..<max(0, length)]) + [0])
+        let directory = exe.split(separator: "/").dropLast().joined(separator: "/")
+        return "/" + directory + "/qemu-chroot"
+    }
+
+    @discardableResult
+    static func run(_ arguments: [String], in directory: String) throws -> CommandResult {
+        try Command.run(binary, arguments, directory: directory)
+    }
+
+    /// A busybox sample image in `directory`.
+    static func sampleImage(in directory: String, name: String = "base.qcow2", extra: [String] = []) throws -> String {
+        let result = try run(["sample-image"] + extra + [name], in: directory)
+        guard result.status.isSuccess else { throw BuildError("sample-image failed: \(result.stderr)") }
+        return "\(directory)/\(name)"
+    }
+
+    /// Writes a template with one qemu-chroot builder (`builder` adds options) and `provisioners` (JSON).
+    static func template(in directory: String, name: String = "t.json", image: String, builder: String = "",
+                         provisioners: String = "[]") throws -> String {
+        let extra = builder.isEmpty ? "" : ", " + builder
+        let text = #"{"builders": [{"type": "qemu-chroot", "name": "test", "source_image": "\#(image)"\#(extra)}], "provisioners": \#(provisioners)}"#
+        try writeFile("\(directory)/\(name)", text)
+        return "\(directory)/\(name)"
+    }
+
+    /// Loop devices, processes and mounts that still refer to `directory` after a build: must be none.
+    static func leftovers(under directory: String) -> [String] {
+        var found: [String] = []
+        for name in (try? FileTree.entries("/sys/block")) ?? [] where name.hasPrefix("loop") {
+            if let backing = ProcFS.readText("/sys/block/\(name)/loop/backing_file"), backing.contains(directory) {
+                found.append("/dev/\(name) backed by \(backing.trimmingWhitespace())")
+            }
+        }
+        for pid in ProcFS.pids() {
+            if let commandLine = ProcFS.readText("/proc/\(pid)/cmdline"), commandLine.contains(directory),
+               !commandLine.contains("qemu-chrootPackageTests") {
+                found.append("process \(pid): \(commandLine.replacingOccurrences0())")
+            }
+        }
+        if let mounts = ProcFS.readText("/proc/self/mountinfo"), mounts.contains(directory) {
+            found.append("a mount under \(directory)")
+        }
+        return found
+    }
+}
+
+extension String {
+    func replacingOccurrences0() -> String { split(separator: "\0").joined(separator: " ") }
+}

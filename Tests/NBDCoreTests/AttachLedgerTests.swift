@@ -1,0 +1,85 @@
+import FoundationEssentials
+import Glibc
+import NBDCore
+import TestSupport
+import Testing
+
+@Suite struct AttachLedgerTests {
+    @Test func recordsIntentThenHoldingThenRelease() throws {
+        let root = try TemporaryDirectory("ledger")
+        let ledger = try RunLedger(root: root.path)
+        #expect(try readRecord(ledger).ownerPID == getpid())
+        #expect(try readRecord(ledger).ownerStartTime == ProcFS.startTime(of: getpid()))
+
+        let id = try ledger.intend(.loop(device: "/dev/loop7", backingFile: "/img", offset: 512))
+        #expect(try readRecord(ledger).entries == [
+            LedgerEntry(id: id, state: .intended, resource: .loop(device: "/dev/loop7", backingFile: "/img", offset: 512))])
+        try ledger.revise(id, .loop(device: "/dev/loop8", backingFile: "/img", offset: 512))
+        try ledger.held(id, .loop(device: "/dev/loop8", backingFile: "/img", offset: 512))
+        #expect(try readRecord(ledger).entries.map(\.state) == [.held])
+        #expect(try readRecord(ledger).entries.first?.resource == .loop(device: "/dev/loop8", backingFile: "/img", offset: 512))
+        #expect(RunLedger.findStale(root: root.path).isEmpty, "our own run is alive")
+
+        try ledger.released(id)
+        #expect(try readRecord(ledger).entries.isEmpty)
+        ledger.finish()
+        ledger.finish()
+        #expect(access(ledger.directory, F_OK) != 0)
+    }
+
+    @Test func runHoldingSomethingKeepsItsRecord() throws {
+        let root = try TemporaryDirectory("ledger")
+        let ledger = try RunLedger(root: root.path)
+        try ledger.intend(.fuseMount(path: "/somewhere/disk"))
+        ledger.finish()
+        #expect(access(ledger.recordPath, F_OK) == 0)
+    }
+
+    @Test func recordOfADeadOwnerIsStaleAndAReusedPidDoesNotCount() throws {
+        let root = try TemporaryDirectory("ledger")
+        let child = try ChildProcess.spawn("/bin/true", [])
+        let start = try #require(ProcFS.startTime(of: child.pid))
+        child.wait()
+        try write(RunRecord(runID: "dead", ownerPID: child.pid, ownerStartTime: start, startedAt: 0,
+                            mountNamespace: nil, entries: []), under: root.path)
+        // Our own pid with another start time: the pid was reused by us, the owner is gone.
+        try write(RunRecord(runID: "reused", ownerPID: getpid(), ownerStartTime: 1, startedAt: 1,
+                            mountNamespace: nil, entries: []), under: root.path)
+        try write(RunRecord(runID: "alive", ownerPID: getpid(), ownerStartTime: ProcFS.startTime(of: getpid()) ?? 0,
+                            startedAt: 2, mountNamespace: nil, entries: []), under: root.path)
+        #expect(RunLedger.findStale(root: root.path).map(\.record.runID) == ["dead", "reused"])
+    }
+
+    @Test func unreadableRecordIsLeftAlone() throws {
+        let root = try TemporaryDirectory("ledger")
+        mkdir(root.file("garbage"), 0o700)
+        try Command.check("sh", ["-c", "echo '{not json' > \(root.file("garbage"))/record.json"])
+        #expect(RunLedger.findStale(root: root.path).isEmpty)
+        #expect(access(root.file("garbage/record.json"), F_OK) == 0)
+    }
+
+    @Test func hostMountNamespaceIsNeverACleanupTarget() throws {
+        let root = try TemporaryDirectory("ledger")
+        let host = try #require(ProcFS.mountNamespace(of: "self"))
+        let record = RunRecord(runID: "hostns", ownerPID: 999_999_999, ownerStartTime: 1, startedAt: 0,
+                               mountNamespace: host, entries: [])
+        try write(record, under: root.path)
+        var lines: [String] = []
+        let run = try #require(RunLedger.findStale(root: root.path).first)
+        #expect(StaleRunCleaner(dryRun: true) { lines.append($0) }.clean(run))
+        #expect(lines.isEmpty, "no process of the host namespace is listed: \(lines)")
+    }
+
+    private func readRecord(_ ledger: RunLedger) throws -> RunRecord {
+        let text = try #require(ProcFS.readText(ledger.recordPath))
+        return try JSONDecoder().decode(RunRecord.self, from: Data(text.utf8))
+    }
+
+    private func write(_ record: RunRecord, under root: String) throws {
+        let directory = "\(root)/\(record.runID)"
+        mkdir(directory, 0o700)
+        let file = try FileDescriptor.open("\(directory)/record.json", O_WRONLY | O_CREAT | O_TRUNC)
+        try file.writeAll(Array(try JSONEncoder().encode(record)))
+        try file.close()
+    }
+}

@@ -1,0 +1,123 @@
+import Glibc
+import NBDCore
+import Testing
+import TestSupport
+
+/// Collects a chroot command's streamed output.
+final class OutputCollector: @unchecked Sendable {
+    private let lock = Mutex()
+    private var bytes: [UInt8] = []
+    private(set) var chunks = 0
+    var text: String { lock.withLock { String(decoding: bytes, as: UTF8.self) } }
+    var output: ChrootOutput { .stream { chunk in self.lock.withLock { self.bytes += chunk; self.chunks += 1 } } }
+}
+
+@Suite(.serialized) struct ChrootSessionTests {
+    @Test(.enabled(if: BusyboxImage.requirements == nil, "\(BusyboxImage.requirements ?? "")"), .timeLimit(.minutes(1)))
+    func busyboxShellSeesPseudoFilesystemsAndWritesPersist() throws {
+        let image = try BusyboxImage()
+        let mnt = image.mountPath
+        let (seen, status, hostSawMount) = try inPrivateMountNamespace { () throws -> (String, NBDCore.ExitStatus, Bool) in
+            let session = try ChrootSession(device: image.device, fstype: "ext4", mountPath: mnt)
+            defer { try? session.unmountAll() }
+            #expect(mountinfo("/proc/thread-self/mountinfo", contains: mnt + "/proc"))
+            let out = OutputCollector()
+            let status = try session.run(
+                "test -r /proc/self/status && test -d /sys/kernel && test -c /dev/null && test -c /dev/pts/ptmx "
+                    + "&& echo visible; echo hi > /root/x; echo ok",
+                stdout: out.output, stderr: .discard)
+            let hostSaw = mountinfo(contains: mnt) || mountinfo(contains: mnt + "/proc")
+            try session.unmountAll()
+            try session.unmountAll()  // idempotent
+            #expect(!mountinfo("/proc/thread-self/mountinfo", contains: mnt))
+            return (out.text, status, hostSaw)
+        }
+        #expect(status == .exited(0))
+        #expect(seen == "visible\nok\n")
+        #expect(!hostSawMount, "a mount of the session showed in the host's mountinfo")
+        #expect(!mountinfo(contains: mnt))
+        #expect(try image.read("/root/x") == "hi\n")
+    }
+
+    @Test(.enabled(if: BusyboxImage.requirements == nil, "\(BusyboxImage.requirements ?? "")"), .timeLimit(.minutes(1)))
+    func streamsOutputAndReportsExitCodesAndSignals() throws {
+        let image = try BusyboxImage()
+        try inPrivateMountNamespace {
+            let session = try ChrootSession(device: image.device, fstype: "ext4", mountPath: image.mountPath)
+            defer { try? session.unmountAll() }
+            let out = OutputCollector()
+            let err = OutputCollector()
+            let status = try session.run("echo out; echo err >&2; echo 'it''s' \"$HOME\"; exit 3",
+                                         stdout: out.output, stderr: err.output)
+            #expect(status == .exited(3))
+            #expect(out.text == "out\nits /root\n")
+            #expect(err.text == "err\n")
+            #expect(try session.run("kill -9 $$", stdout: .discard, stderr: .discard) == .signaled(SIGKILL))
+            let wrapped = OutputCollector()
+            let wrapper = try CommandWrapper("env X='a b' {{ .Command }}")
+            #expect(try session.run("echo \"$X\" 'q\"uote' '$HOME'", wrapper: wrapper, stdout: wrapped.output,
+                                    stderr: .discard) == .exited(0))
+            #expect(wrapped.text == "a b q\"uote $HOME\n")
+        }
+    }
+
+    @Test(.enabled(if: BusyboxImage.requirements == nil, "\(BusyboxImage.requirements ?? "")"), .timeLimit(.minutes(1)))
+    func cancelKillsTheWholeProcessGroup() throws {
+        let image = try BusyboxImage()
+        try inPrivateMountNamespace {
+            let session = try ChrootSession(device: image.device, fstype: "ext4", mountPath: image.mountPath)
+            defer { try? session.unmountAll() }
+            let cancellation = Cancellation()
+            let out = OutputCollector()
+            let status = try session.run("sleep 100 & echo $!; sleep 100", stdout: out.output, stderr: .discard,
+                                         cancellation: cancellation, onStart: { _ in
+                                             Thread.after(0.3) { cancellation.cancel("test") }
+                                         })
+            #expect(status == .signaled(SIGTERM))
+            let background = pid_t(out.text.trimmingWhitespace()) ?? 0
+            #expect(background > 0)
+            #expect(waitUntilGone(background), "the background sleep survived the cancel")
+        }
+    }
+
+    @Test(.enabled(if: BusyboxImage.requirements == nil, "\(BusyboxImage.requirements ?? "")"), .timeLimit(.minutes(1)))
+    func busyUnmountKillsHoldersInTheChroot() throws {
+        let image = try BusyboxImage()
+        try inPrivateMountNamespace {
+            let session = try ChrootSession(device: image.device, fstype: "ext4", mountPath: image.mountPath)
+            defer { try? session.unmountAll() }
+            let out = OutputCollector()
+            // A daemon left behind by a provisioner: it keeps the chroot busy.
+            #expect(try session.run("sleep 100 > /dev/null 2>&1 & echo $!", stdout: out.output, stderr: .discard) == .exited(0))
+            let daemon = pid_t(out.text.trimmingWhitespace()) ?? 0
+            try session.unmountAll()
+            #expect(waitUntilGone(daemon))
+            #expect(!mountinfo("/proc/thread-self/mountinfo", contains: image.mountPath))
+        }
+    }
+}
+
+/// Whether `pid` is gone (or a zombie) within two seconds.
+func waitUntilGone(_ pid: pid_t) -> Bool {
+    for _ in 0..<200 {
+        guard let fd = try? FileDescriptor.open("/proc/\(pid)/stat", O_RDONLY), let bytes = try? fd.read(count: 512) else { return true }
+        let text = String(decoding: bytes, as: UTF8.self)
+        if let close = text.lastIndex(of: ")"), text[text.index(close, offsetBy: 2)] == "Z" { return true }
+        usleep(10_000)
+    }
+    return false
+}
+
+enum Thread {
+    /// Runs `body` on a new detached thread after `seconds`.
+    static func after(_ seconds: Double, _ body: @escaping () -> Void) {
+        final class Job { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
+        var thread = pthread_t()
+        _ = pthread_create(&thread, nil, { raw in
+            let job = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue() as! Job
+            job.body()
+            return nil
+        }, Unmanaged.passRetained(Job({ usleep(UInt32(seconds * 1e6)); body() }) as AnyObject).toOpaque())
+        pthread_detach(thread)
+    }
+}

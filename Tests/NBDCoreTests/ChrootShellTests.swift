@@ -1,0 +1,90 @@
+import Glibc
+import NBDCore
+import Testing
+import TestSupport
+
+/// `qemu-chroot shell` end to end, run as a child process: the CLI enters its own mount namespace, which a
+/// multi-threaded test runner cannot do for itself.
+@Suite(.serialized) struct ChrootShellTests {
+    static let requirements = BusyboxDisk.requirements ?? (QemuChrootBinary.path == nil ? "needs the built qemu-chroot binary" : nil)
+
+    private func shell(_ disk: BusyboxDisk, _ arguments: [String]) throws -> CommandResult {
+        try Command.run(QemuChrootBinary.path!, ["shell", disk.path, "--"] + arguments)
+    }
+
+    @Test(.enabled(if: requirements == nil, "\(requirements ?? "")"), .timeLimit(.minutes(1)))
+    func writesPersistAndTheChrootSeesPseudoFilesystems() throws {
+        let disk = try BusyboxDisk()
+        let mountsBefore = hostMounts()
+        let first = try shell(disk, ["sh", "-c", "echo hi > /root/x && test -d /proc/1 && test -d /sys/kernel "
+            + "&& test -c /dev/null && test -c /dev/pts/ptmx && echo ok"])
+        #expect(first.status == .exited(0), "\(first.stderr)")
+        #expect(first.stdout == "ok\n")
+        #expect(try shell(disk, ["cat", "/root/x"]).stdout == "hi\n")
+        #expect(try shell(disk, ["sh", "-c", "exit 7"]).status == .exited(7))
+        #expect(try shell(disk, ["sh", "-c", "kill -9 $$"]).status == .exited(128 + SIGKILL))
+        #expect(try Command.run(try ExecutableLookup.resolve("qemu-img"), ["check", disk.path]).status == .exited(0))
+        #expect(hostMounts() == mountsBefore)
+    }
+
+    @Test(.enabled(if: requirements == nil && Host.has("strace"), "\(requirements ?? "needs strace")"), .timeLimit(.minutes(1)))
+    func executesNoMountChrootOrDeviceTools() throws {
+        let disk = try BusyboxDisk()
+        let trace = disk.directory.file("trace")
+        let result = try Command.run(try ExecutableLookup.resolve("strace"),
+                                     ["-f", "-qq", "-e", "trace=execve", "-o", trace, QemuChrootBinary.path!,
+                                      "shell", disk.path, "--", "true"])
+        #expect(result.status == .exited(0), "\(result.stderr)")
+        let executed = try read(trace).split(separator: "\n").compactMap { line -> String? in
+            guard let start = line.firstRange(of: "execve(\"") else { return nil }
+            let rest = line[start.upperBound...]
+            return rest.firstIndex(of: "\"").map { String(rest[..<$0]) }
+        }
+        let names = Set(executed.map { String($0.split(separator: "/").last ?? "") })
+        #expect(names.contains("qemu-chroot") && names.contains("sh"), "the trace saw \(names)")
+        for forbidden in ["mount", "umount", "chroot", "losetup", "partx", "qemu-nbd", "kpartx", "fuser"] {
+            #expect(!names.contains(forbidden), "qemu-chroot shell executed \(forbidden)")
+        }
+    }
+
+    @Test(.enabled(if: requirements == nil, "\(requirements ?? "")"), .timeLimit(.minutes(1)))
+    func killNineLeavesNoHostMount() throws {
+        let disk = try BusyboxDisk()
+        let mountsBefore = hostMounts()
+        var options = SpawnOptions()
+        options.deathSignal = SIGKILL
+        let child = try ChildProcess.spawn(QemuChrootBinary.path!, ["shell", disk.path, "--", "sh", "-c", "sleep 30; true"],
+                                           options: options)
+        defer { child.terminate(grace: 0) }
+        #expect(waitForChrootCommand(of: child.pid), "the chroot command never started")
+        #expect(hostMounts() == mountsBefore, "a mount of the running shell is visible on the host")
+        child.signal(SIGKILL)
+        #expect(child.wait() == .signaled(SIGKILL))
+        #expect(hostMounts() == mountsBefore, "the killed shell left a mount on the host")
+        // What remains (loop device, FUSE export, processes) is the ledger's to release.
+        let stale = RunLedger.findStale().filter { $0.record.ownerPID == child.pid }
+        #expect(stale.count == 1, "the killed run left no record")
+        for run in stale { #expect(StaleRunCleaner(report: { _ in }).clean(run)) }
+        #expect(hostMounts() == mountsBefore)
+        let loops = try Command.check(try ExecutableLookup.resolve("losetup"), ["-a"])
+        #expect(!loops.contains(disk.directory.path), "a loop device of the killed run remains")
+    }
+}
+
+/// The host's /proc/mounts lines (the test process stays in the host namespace).
+func hostMounts() -> [String] {
+    ((try? read("/proc/mounts")) ?? "").split(separator: "\n").map(String.init)
+}
+
+/// Waits until `parent` has a child running the chroot command (busybox sh or sleep).
+private func waitForChrootCommand(of parent: pid_t) -> Bool {
+    for _ in 0..<500 {
+        let children = (try? Command.check("/bin/ps", ["-o", "pid=", "--ppid", String(parent)])) ?? ""
+        for pid in children.split(separator: "\n") {
+            let comm = (try? read("/proc/\(String(pid).trimmingWhitespace())/comm"))?.trimmingWhitespace()
+            if comm == "busybox" || comm == "sh" || comm == "sleep" { return true }
+        }
+        usleep(10_000)
+    }
+    return false
+}

@@ -1,0 +1,61 @@
+import Glibc
+import NBDCore
+import Testing
+
+@Suite struct MountOptionsTests {
+    @Test func flagsAndDataAreSplitByTheTable() {
+        let options = MountOptions(["ro,noatime", "nosuid", "errors=remount-ro", "mode=0620", "rw", "ro"])
+        #expect(options.flags == UInt(MS_RDONLY | MS_NOATIME | MS_NOSUID))
+        #expect(options.dataString == "errors=remount-ro,mode=0620")
+        #expect(options.readOnly)
+    }
+
+    @Test func laterOptionsWin() {
+        #expect(!MountOptions(["ro", "rw"]).readOnly)
+        #expect(MountOptions(["defaults", ""]).flags == 0)
+        #expect(MountOptions(["defaults"]).dataString == nil)
+    }
+
+    @Test func bindAndRecursiveBind() {
+        #expect(MountOptions(["bind"]).isBind)
+        #expect(MountOptions(["rbind"]).flags == UInt(MS_BIND | MS_REC))
+    }
+
+    @Test func chrootMountListForm() throws {
+        let entry = try ChrootMount(list: ["ext4", "/dev/nbd0p3", "/usr", "ro", "noatime"])
+        #expect(entry == ChrootMount(fstype: "ext4", source: "/dev/nbd0p3", target: "/usr", options: ["ro", "noatime"]))
+        #expect(try ChrootMount(list: ["bind", "/dev", "/dev"]).mountOptions.isBind)
+        let error = #expect(throws: ChrootMountError.self) { try ChrootMount(list: ["proc", "proc"]) }
+        #expect(error?.description.contains("[fstype, source, target]") == true)
+        #expect(ChrootMount.defaults.map(\.target) == ["/proc", "/sys", "/dev", "/dev/pts", "/proc/sys/fs/binfmt_misc"])
+    }
+
+    @Test func enterPrivateRefusesAMultiThreadedProcess() throws {
+        // The test runner has several threads; unsharing just one of them is what must be refused.
+        guard MountNamespace.threadCount() > 1 else { return }
+        let error = #expect(throws: MountNamespaceError.self) { try MountNamespace.enterPrivate() }
+        #expect(error?.description.contains("threads") == true)
+    }
+}
+
+@Suite struct ChrootCommandWrapperTests {
+    @Test func shellQuotingRoundTrips() throws {
+        let nasty = ["plain", "", "it's", "$HOME", "a b", "\"q\"", "back\\slash", "new\nline", "*"]
+        let result = try Command.check("/bin/sh", ["-c", "printf '%s|' " + ShellQuote.join(nasty)])
+        #expect(result == nasty.joined(separator: "|") + "|")
+    }
+
+    @Test func wrapperRendersAQuotedShellCommand() throws {
+        #expect(CommandWrapper.identity.render("echo hi") == "echo hi")
+        #expect(try CommandWrapper(" {{ .Command }} ").render("x") == "x")
+        let wrapped = try CommandWrapper("sudo -E {{.Command}}").render("echo \"it's\" $X")
+        #expect(wrapped == "sudo -E /bin/sh -c 'echo \"it'\\''s\" $X'")
+        let output = try Command.check("/bin/sh", ["-c", try CommandWrapper("X=1 {{.Command}}").render("echo \"it's\" $X")])
+        #expect(output == "it's 1\n")
+    }
+
+    @Test func wrapperRejectsUnknownVariables() {
+        #expect(throws: CommandWrapperError.self) { try CommandWrapper("{{.Device}} {{.Command}}") }
+        #expect(throws: CommandWrapperError.self) { try CommandWrapper("{{.Command") }
+    }
+}

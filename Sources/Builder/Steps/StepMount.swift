@@ -50,10 +50,15 @@ final class StepCopyFiles: Step {
 /// Runs the build's provisioners, in template order, through a `ChrootCommunicator`.
 final class StepProvision: Step {
     let name = "provision"
+    /// Set by the Packer plugin: Packer runs the provisioners through this communicator instead.
+    private let external: ((Communicator, BuildState) throws -> Void)?
+
+    init(_ external: ((Communicator, BuildState) throws -> Void)? = nil) { self.external = external }
 
     func run(_ state: BuildState) throws {
         guard let session = state.session else { throw BuildError("nothing is mounted") }
         let communicator = try ChrootCommunicator(session: session, commandWrapper: state.config.commandWrapper)
+        if let external { return try external(communicator, state) }
         let context = ProvisionerContext(communicator: communicator, log: state.output, cancellation: state.cancellation,
                                          template: state.definition.context)
         for provisioner in state.definition.provisioners {

@@ -66,14 +66,16 @@ public final class QemuNBDServer: @unchecked Sendable {
         }
         guard first else { return }
         let earlier = child.poll()
+        let start = Monotonic.now
         let status = child.terminate(grace: options.stopGrace)
+        // SIGKILL before the grace ran out came from elsewhere: qemu-nbd died on its own.
+        let escalated = earlier == nil && status == .signaled(SIGKILL) && Monotonic.now - start >= options.stopGrace
         let stderr = stderrText
         QemuNBDServer.removeDirectory(directory)
-        if earlier == nil && status == .signaled(SIGKILL) {
-            throw QemuNBDError.killedOnStop(image: image, status: status)
-        }
-        if let earlier, !earlier.isSuccess {
-            throw QemuNBDError.endedEarly(image: image, status: earlier, stderr: stderr)
+        if escalated { throw QemuNBDError.killedOnStop(image: image, status: status) }
+        let ended = earlier ?? status
+        if !ended.isSuccess && ended != .signaled(SIGTERM) {
+            throw QemuNBDError.endedEarly(image: image, status: ended, stderr: stderr)
         }
     }
 

@@ -75,6 +75,8 @@ ratio() { awk -v a="${best[ours-$1]}" -v b="${best[nbdcopy-$1]}" 'BEGIN { printf
     echo "| $conns | ${best[nbdcopy-$conns]} | ${best[ours-$conns]} | $(ratio $conns)% | ${runs[nbdcopy-$conns]} | ${runs[ours-$conns]} |"
   done
   echo
-  echo "Target: ours ≥ 80% of nbdcopy with one connection."
+  echo "Target: ours ≥ 80% of nbdcopy with one connection. Both clients are bound by the one qemu-nbd serving them"
+  echo "(its event loop competes for the same 2 cores), so more connections add little on this machine; the spread"
+  echo "between runs is other work on the shared host."
 } > "$OUT"
 cat "$OUT"

@@ -107,4 +107,22 @@ struct KernelAttachTests {
         #expect(export.serverExited, "qemu-nbd saw the disconnect and exited")
         try? device.detach()
     }
+
+    /// A server that dies under an attached device must not hang or break detach, for either mechanism.
+    @Test(arguments: ["netlink", "ioctl"])
+    func detachSurvivesADeadServer(mechanism: String) throws {
+        let export = try KernelTestExport(image: KernelVM.image("bare.qcow2"), readOnly: true)
+        let control: NBDKernelControl = mechanism == "netlink" ? NetlinkNBDControl() : IoctlNBDControl()
+        let device = try control.attach(KernelVM.request(export, readOnly: true))
+        kill(export.server.pid, SIGKILL)
+        let deadline = Monotonic.now + 5
+        while !export.serverExited && Monotonic.now < deadline { usleep(10_000) }
+        let started = Monotonic.now
+        // The flush cannot reach the dead server: detach says so (EIO on the device) but still runs every step.
+        let error = #expect(throws: SystemError.self) { try device.detach() }
+        #expect(error?.errno == EIO && error?.path == device.path)
+        #expect(Monotonic.now - started < 20, "detach returned instead of waiting for the dead server")
+        #expect(!BlockSysfs.nbdAttached(device.index), "the device was disconnected all the same")
+        try device.detach()
+    }
 }

@@ -34,7 +34,7 @@ if "$QC" shell --help 2>/dev/null | grep -q -- --attach; then
     grep -qs '/dev/nbd' /proc/$pid/mountinfo || { echo "in-guest: shell --attach $mode never mounted"; exit 1; }
     ls /sys/block/nbd*/pid >/dev/null 2>&1 || { echo "in-guest: shell --attach $mode mounted but no nbd device is attached"; exit 1; }
     kill -9 $pid; wait $pid || true
-    n=0; while ls /sys/block/nbd*/pid >/dev/null 2>&1 && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done
+    n=0; while ls /sys/block/nbd*/pid >/dev/null 2>&1 && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done
     if ls /sys/block/nbd*/pid >/dev/null 2>&1; then
       echo "in-guest: after kill -9 of shell --attach $mode, still attached: $(ls /sys/block/nbd*/pid)"; exit 1
     fi

@@ -13,6 +13,9 @@ public struct BuildResult {
 public enum Build {
     public struct Options {
         public var force = false
+        /// Provisioning done by the caller instead of the template's provisioners: the Packer plugin hands
+        /// the communicator to Packer's provisioner hook here. The state tells it the device, mount path...
+        public var provision: ((Communicator, BuildState) throws -> Void)?
         public init() {}
     }
 
@@ -33,7 +36,7 @@ public enum Build {
                                output: output, ledger: ledger)
         state.output.debug("run id \(runID)")
         do {
-            try StepRunner.run(steps(for: definition.config), state: state)
+            try StepRunner.run(steps(for: definition.config, provision: options.provision), state: state)
             return BuildResult(name: definition.name, artifact: state.artifact, error: nil, timings: state.timings)
         } catch {
             state.output.error("build failed: \(error)")
@@ -41,7 +44,7 @@ public enum Build {
         }
     }
 
-    static func steps(for config: BuilderConfig) -> [Step] {
+    static func steps(for config: BuilderConfig, provision: ((Communicator, BuildState) throws -> Void)?) -> [Step] {
         let attach = StepAttach(), mount = StepMount(), copyFiles = StepCopyFiles()
         // Steps with nothing to do are left out, so every line printed is work done.
         var steps: [Step] = [StepPrepareOutput(), attach]
@@ -50,7 +53,7 @@ public enum Build {
         if config.diskSize != nil { steps.append(StepGrowFilesystem()) }
         if !config.postMountCommands.isEmpty { steps.append(StepHostCommands(.postMount)) }
         if !config.copyFiles.isEmpty { steps.append(copyFiles) }
-        steps += [StepProvision(), StepReleaseImage([copyFiles, mount, attach]), StepWriteOutput(), StepArtifact()]
+        steps += [StepProvision(provision), StepReleaseImage([copyFiles, mount, attach]), StepWriteOutput(), StepArtifact()]
         return steps
     }
 }

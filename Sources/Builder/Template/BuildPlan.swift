@@ -16,6 +16,14 @@ public struct BuildPlan {
         public let config: BuilderConfig
         public let provisioners: [ProvisionerConfig]
         public let context: TemplateContext
+
+        /// A build not read from a template (the Packer plugin reads the options itself).
+        public init(name: String, config: BuilderConfig, provisioners: [ProvisionerConfig] = [], context: TemplateContext) {
+            self.name = name
+            self.config = config
+            self.provisioners = provisioners
+            self.context = context
+        }
     }
 
     public let template: Template

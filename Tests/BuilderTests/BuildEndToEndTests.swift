@@ -171,6 +171,50 @@ struct BuildEndToEndTests {
         #expect(try SHA256.file(image) == before)
     }
 
+    @Test func shellScriptsEnvironmentAndExecuteCommand() throws {
+        try writeFile(work.file("one.sh"), "#!/bin/sh\necho one=$GREETING-$PACKER_BUILD_NAME\n")
+        try writeFile(work.file("two.sh"), "#!/bin/sh\necho two=$0\n")
+        let template = try CLI.template(in: work.path, image: image, provisioners: #"""
+            [{"type": "shell", "scripts": ["\#(work.file("one.sh"))", "\#(work.file("two.sh"))"],
+              "environment_vars": ["GREETING=it's here"], "remote_folder": "/root",
+              "execute_command": "echo via-execute; chmod +x {{.Path}}; {{.Vars}} {{.Path}}"}]
+            """#)
+        let result = try build(template)
+        expectSuccess(result)
+        #expect(result.stdout.contains("one=it's here-test"))
+        #expect(result.stdout.contains("two=/root/script_"))
+        #expect(result.stdout.contains("via-execute"))
+    }
+
+    @Test func hostCommandsSeeTheDeviceAndMountPath() throws {
+        let log = work.file("host.log")
+        let template = try CLI.template(in: work.path, image: image, builder: #"""
+            "pre_mount_commands": ["echo pre={{.Device}} >> \#(log)"],
+            "post_mount_commands": ["echo post={{.Device}} >> \#(log); test -e {{.MountPath}}/etc/os-release && echo mounted >> \#(log)"]
+            """#)
+        expectSuccess(try build(template))
+        let text = try TextFileReader.read(log)
+        #expect(text.contains("pre=/dev/"))
+        #expect(text.contains("post=/dev/"))
+        #expect(text.contains("mounted"))
+    }
+
+    @Test func timeoutAndMaxRetries() throws {
+        let retried = try CLI.template(in: work.path, name: "retry.json", image: image, builder: #""output_directory": "retry""#,
+                                       provisioners: #"[{"type": "shell", "max_retries": 1, "inline": ["test -e /root/once && exit 0; touch /root/once; exit 1"]}]"#)
+        let first = try build(retried)
+        expectSuccess(first)
+        #expect(first.stdout.contains("retrying (1 of 1"))
+        let timed = try CLI.template(in: work.path, name: "timeout.json", image: image, builder: #""output_directory": "timeout""#,
+                                     provisioners: #"[{"type": "shell", "timeout": "1s", "inline": ["sleep 30"]}]"#)
+        let begin = Monotonic.now
+        let result = try build(timed)
+        #expect(!result.status.isSuccess)
+        #expect((result.stdout + result.stderr).contains("timed out after 1.00s"))
+        #expect(Monotonic.now - begin < 20)
+        #expect(!HostPath.exists(work.file("timeout")))
+    }
+
     @Test func validExitCodesAccept() throws {
         let template = try CLI.template(in: work.path, image: image,
                                         provisioners: #"[{"type": "shell", "inline": ["exit 3"], "valid_exit_codes": [0, 3]}]"#)

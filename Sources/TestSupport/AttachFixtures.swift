@@ -44,9 +44,26 @@ public struct AttachFixture {
 
     /// The qcow2 copy's virtual disk as raw bytes, to look at what an attach wrote.
     public func qcow2Contents(at offset: UInt64, count: Int) throws -> [UInt8] {
-        let flat = directory.file("flat-\(UInt32.random(in: 0...UInt32.max)).raw")
-        try Command.check("qemu-img", ["convert", "-U", "-f", "qcow2", "-O", "raw", qcow2, flat])
+        let flat = try flatten(qcow2)
         defer { unlink(flat) }
         return try FileBlockReader(path: flat).read(at: offset, count: count)
+    }
+
+    /// `e2fsck -fn` of partition 1 of `image` (either copy): nil if clean, else what it reported.
+    public func fsckProblems(_ image: String) throws -> String? {
+        let flat = image == qcow2 ? try flatten(qcow2) : image
+        defer { if flat != image { unlink(flat) } }
+        let partition = directory.file("partition-\(UInt32.random(in: 0...UInt32.max)).ext4")
+        defer { unlink(partition) }
+        try Command.check("dd", ["if=\(flat)", "of=\(partition)", "bs=1M", "skip=\(partitionOffset >> 20)",
+                                 "count=\(partitionSize >> 20)", "status=none"])
+        let result = try Command.run("e2fsck", ["-fn", partition])
+        return result.status.isSuccess ? nil : result.stdout + result.stderr
+    }
+
+    private func flatten(_ image: String) throws -> String {
+        let flat = directory.file("flat-\(UInt32.random(in: 0...UInt32.max)).raw")
+        try Command.check("qemu-img", ["convert", "-U", "-f", "qcow2", "-O", "raw", image, flat])
+        return flat
     }
 }

@@ -1,15 +1,19 @@
 // A run that attaches an image, mounts its volume, and waits to be killed: the attach tests SIGKILL it
 // to check that `qemu-chroot cleanup` releases everything a killed run leaves.
-// Usage: attach-hold LEDGER_ROOT IMAGE MODE PARTITION MOUNT_DIR
+// Usage: attach-hold LEDGER_ROOT IMAGE MODE PARTITION MOUNT_DIR [private]
+// With "private" it works in its own mount namespace, like the CLI, and leaves a process there that no
+// parent-death signal reaches (as a provisioner's daemon would).
 import Glibc
 import NBDCore
 
 let arguments = CommandLine.arguments
-guard arguments.count == 6, let mode = AttachMode(rawValue: arguments[3]), let partition = Int(arguments[4]) else {
-    fputs("usage: attach-hold LEDGER_ROOT IMAGE MODE PARTITION MOUNT_DIR\n", stderr)
+guard arguments.count == 6 || arguments.count == 7, let mode = AttachMode(rawValue: arguments[3]), let partition = Int(arguments[4]) else {
+    fputs("usage: attach-hold LEDGER_ROOT IMAGE MODE PARTITION MOUNT_DIR [private]\n", stderr)
     exit(2)
 }
+let privateNamespace = arguments.count == 7 && arguments[6] == "private"
 do {
+    if privateNamespace { try MountNamespace.enterPrivate() }
     let ledger = try RunLedger(root: arguments[1])
     let format = try ImageProbe.probe(path: arguments[2]).format
     let image = try Attacher.attach(AttachRequest(image: arguments[2], format: format, mode: mode), ledger: ledger)
@@ -19,6 +23,12 @@ do {
     let entry = try ledger.intend(.mount(path: target))
     try syscall("mount", path: device) { mount(device, target, volume.mountType, 0, nil) }
     try ledger.held(entry, .mount(path: target))
+    if privateNamespace {
+        var options = SpawnOptions()
+        options.deathSignal = 0
+        options.newProcessGroup = true
+        _ = try ChildProcess.spawn("/bin/sleep", ["300"], options: options)
+    }
     print(ledger.directory, device)
     fflush(stdout)
     while true { pause() }

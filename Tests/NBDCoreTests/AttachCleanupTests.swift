@@ -15,8 +15,8 @@ struct AttachCleanupTests {
         return String(exe[..<(exe.lastIndex(of: "/") ?? exe.endIndex)]) + "/attach-hold"
     }
 
-    @Test(arguments: [(ImageFormat.qcow2, AttachMode.fuse), (.raw, .loop)])
-    func killedRunIsReleasedByCleanup(format: ImageFormat, mode: AttachMode) throws {
+    @Test(arguments: [(ImageFormat.qcow2, AttachMode.fuse, false), (.raw, .loop, false), (.qcow2, .fuse, true)])
+    func killedRunIsReleasedByCleanup(format: ImageFormat, mode: AttachMode, privateNamespace: Bool) throws {
         try #require(access(Self.helper, X_OK) == 0, "\(Self.helper) is missing: swift build first")
         let fixture = try AttachFixture()
         let root = fixture.directory.file("runs")
@@ -26,7 +26,7 @@ struct AttachCleanupTests {
         let image = format == .qcow2 ? fixture.qcow2 : fixture.raw
 
         let run = try HeldRun(helper: Self.helper, arguments: [
-            root, image, mode.rawValue, "1", target])
+            root, image, mode.rawValue, "1", target] + (privateNamespace ? ["private"] : []))
         defer { run.child.terminate(grace: 1) }
         let record = try #require(RunLedger.findAll(root: root).first)
         let loops = record.entries.compactMap { entry -> LoopDeviceTable.Entry? in
@@ -50,14 +50,26 @@ struct AttachCleanupTests {
         var lines: [String] = []
         let dry = StaleRunCleaner(dryRun: true) { lines.append($0) }
         for run in stale { #expect(dry.clean(run)) }
-        #expect(lines.contains("would release mount \(target)"))
+        if privateNamespace {
+            #expect(record.mountNamespace != nil && record.mountNamespace != ProcFS.mountNamespace(of: "self"))
+            #expect(lines.contains { $0.hasPrefix("would release process") && $0.hasSuffix("left in the mount namespace of run \(record.runID)") }, "\(lines)")
+        } else {
+            #expect(record.mountNamespace == nil)
+            #expect(lines.contains("would release mount \(target)"))
+        }
         #expect(access(stale[0].directory, F_OK) == 0, "a dry run removes nothing")
 
         lines = []
         let cleaner = StaleRunCleaner { lines.append($0) }
         for run in stale { #expect(cleaner.clean(run), "\(lines)") }
         print("cleanup of a killed \(mode.rawValue) run:\n  " + lines.joined(separator: "\n  "))
-        #expect(lines.contains("released mount \(target)"))
+        if !privateNamespace {
+            #expect(lines.contains("released mount \(target)"))
+        } else {
+            #expect(lines.contains { $0.hasPrefix("released process") && $0.hasSuffix("left in the mount namespace of run \(record.runID)") })
+            let namespace = try #require(record.mountNamespace)
+            #expect(!ProcFS.pids().contains { ProcFS.mountNamespace(of: String($0)) == namespace })
+        }
         #expect(lines.last == "removed the record of run \(record.runID)")
         #expect(!ProcFS.mountPoints().contains(target))
         for loop in loops { #expect(LoopDeviceTable.devices(backedBy: loop.backingFile).isEmpty) }

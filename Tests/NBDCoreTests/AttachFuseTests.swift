@@ -17,7 +17,6 @@ struct AttachFuseTests {
         #expect(try image.disk.read(at: 512, count: 8) == Array("EFI PART".utf8))
         let device = try image.blockDevice(for: fixture.volume(of: image))
         let exportFile = try #require(LoopDeviceTable.entry(for: device)).backingFile
-        #expect(ProcFS.readText("/sys/block/\(device.dropFirst(5))/loop/dio") == "1")
         #expect(ledger.entries.count == 4, "directory, daemon, FUSE mount, loop device: \(ledger.entries)")
         let marker = "written through FUSE and loop"
         let found = try fixture.writeMarker(marker, to: device)
@@ -59,6 +58,11 @@ struct AttachFuseTests {
         #expect(choice.reason.contains("qemu-storage-daemon FUSE export + loop device"))
         let raw = try Attacher.choose(for: AttachRequest(image: fixture.raw, format: .raw))
         #expect(raw.backend.mode == .loop)
+        let withDevice = try Attacher.choose(for: AttachRequest(image: fixture.raw, format: .raw, devicePath: "/dev/nbd3"))
+        #expect(withDevice.reason.hasSuffix("; device_path /dev/nbd3 is not used"))
+        #expect(throws: AttachError.self) {
+            try Attacher.choose(for: AttachRequest(image: fixture.raw, format: .raw, mode: .loop, devicePath: "/dev/nbd3"))
+        }
     }
 
     @Test func missingBackingFileFailsWithTheDaemonsMessage() throws {

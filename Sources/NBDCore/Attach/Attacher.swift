@@ -15,6 +15,10 @@ public enum Attacher {
     /// The backend `request` would use here, with the sentence explaining the choice.
     public static func choose(for request: AttachRequest,
                               nbd: NBDAvailability = .probe()) throws -> (backend: AttachBackend, reason: String) {
+        if let path = request.devicePath, request.mode == .fuse || request.mode == .loop {
+            throw AttachError("device_path \(path) names an nbd device, but attach \(request.mode.rawValue) uses free "
+                + "loop devices; drop device_path or use attach nbd")
+        }
         guard request.mode == .auto else {
             guard let backend = AttachBackendRegistry.backend(for: request.mode) else {
                 throw AttachError(notBuiltIn(request.mode, nbd: nbd))
@@ -50,7 +54,8 @@ public enum Attacher {
             let how = mode == .loop
                 ? "using a loop device directly on the raw image"
                 : "using qemu-storage-daemon FUSE export + loop device"
-            return (backend, "\(declined.joined(separator: "; ")); \(how)")
+            let ignored = request.devicePath.map { "; device_path \($0) is not used" } ?? ""
+            return (backend, "\(declined.joined(separator: "; ")); \(how)\(ignored)")
         }
         throw AttachError("no way to attach \(request.image) on this host: \(declined.joined(separator: "; ")). "
             + "Run `qemu-chroot doctor` for details")

@@ -99,11 +99,14 @@ public final class RunLedger: @unchecked Sendable {
         try syscall("rename", path: temporary) { rename(temporary, recordPath) }
     }
 
-    /// The calling thread's mount namespace when it differs from init's, i.e. when it is the run's own.
-    /// The host's namespace is never recorded: cleanup kills every process left in a recorded namespace.
+    /// The calling thread's mount namespace when it is the run's own: it differs from the namespace of the
+    /// process that started us (or of init, where the parent's cannot be read). The host's namespace is never
+    /// recorded, because cleanup kills every process left in a recorded namespace; when neither can be read
+    /// (some sandboxes deny /proc/1/ns even to root) nothing is recorded.
     static func privateMountNamespace() -> UInt64? {
         guard let mine = ProcFS.mountNamespace(of: "thread-self"),
-              let host = ProcFS.mountNamespace(of: "1"), mine != host else { return nil }
+              let outside = ProcFS.mountNamespace(of: String(getppid())) ?? ProcFS.mountNamespace(of: "1"),
+              mine != outside else { return nil }
         return mine
     }
 

@@ -36,8 +36,8 @@ public struct StaleRunCleaner {
         where ProcFS.isAlive(pid, startTime: startTime) {
             step("process \(pid) (\(command)) of run \(record.runID)") { try Self.stop(pid, startTime: startTime) }
         }
-        if let namespace = record.mountNamespace {
-            for (pid, startTime) in Self.processes(inMountNamespace: namespace) {
+        if let namespace = record.mountNamespace, !Self.liveRunsUse(namespace, besides: run) {
+            for (pid, startTime) in Self.processes(inMountNamespace: namespace, startedSince: record.ownerStartTime) {
                 step("process \(pid) left in the mount namespace of run \(record.runID)") {
                     try Self.stop(pid, startTime: startTime)
                 }
@@ -89,15 +89,25 @@ public struct StaleRunCleaner {
         if ProcFS.isAlive(pid, startTime: startTime) { throw AttachError("process \(pid) survived SIGKILL") }
     }
 
-    /// Processes (other than us) whose mount namespace is `namespace`, with their start times.
-    static func processes(inMountNamespace namespace: UInt64) -> [(pid_t, UInt64)] {
+    /// Namespace inodes are reused once a namespace dies: one a live run now holds is not this run's.
+    static func liveRunsUse(_ namespace: UInt64, besides run: StaleRun) -> Bool {
+        let root = String(run.directory[..<(run.directory.lastIndex(of: "/") ?? run.directory.endIndex)])
+        return RunLedger.findAll(root: root).contains { other in
+            other.runID != run.record.runID && other.mountNamespace == namespace
+                && ProcFS.isAlive(other.ownerPID, startTime: other.ownerStartTime)
+        }
+    }
+
+    /// Processes (other than us) in mount namespace `namespace` that started no earlier than the run's
+    /// owner (anything older cannot be the run's), with their start times.
+    static func processes(inMountNamespace namespace: UInt64, startedSince: UInt64) -> [(pid_t, UInt64)] {
         // Never the namespace we or init live in: that would be every process on the host.
         guard namespace != ProcFS.mountNamespace(of: "self"), namespace != ProcFS.mountNamespace(of: "1") else {
             return []
         }
         return ProcFS.pids().compactMap { pid in
             guard pid != getpid(), ProcFS.mountNamespace(of: String(pid)) == namespace,
-                  let start = ProcFS.startTime(of: pid) else { return nil }
+                  let start = ProcFS.startTime(of: pid), start >= startedSince else { return nil }
             return (pid, start)
         }
     }

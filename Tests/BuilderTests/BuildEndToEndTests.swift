@@ -50,6 +50,12 @@ struct BuildEndToEndTests {
         #expect((refused.stdout + refused.stderr).contains("already exists"))
         expectSuccess(try build(template, ["-force"]))
         #expect(HostPath.isReadableFile(work.file("output-test/packer-test.qcow2")))
+        // -force must never empty a directory holding the source image.
+        let inside = try CLI.template(in: work.path, name: "inside.json", image: work.file("output-test/packer-test.qcow2"))
+        let refusedInside = try build(inside, ["-force"])
+        #expect(!refusedInside.status.isSuccess)
+        #expect((refusedInside.stdout + refusedInside.stderr).contains("is inside the output directory"))
+        #expect(HostPath.isReadableFile(work.file("output-test/packer-test.qcow2")))
     }
 
     @Test func compressionShrinksTheOutput() throws {

@@ -33,6 +33,7 @@ struct BuildCommand: ParsableCommand {
         let cancellation = Cancellation()
         SignalCancellation.install(cancellation)
         let output = BuildOutput(machineReadable: machineReadable)
+        output.sensitiveValues = plan.sensitiveValues
         var options = Build.Options()
         options.force = force
         options.parallelBuilds = parallelBuilds

@@ -221,6 +221,19 @@ struct BuildEndToEndTests {
         #expect(!HostPath.exists(work.file("timeout")))
     }
 
+    @Test func sensitiveVariablesAreMasked() throws {
+        let text = #"""
+        {"variables": {"password": "hunter2-secret"}, "sensitive-variables": ["password"],
+         "builders": [{"type": "qemu-chroot", "name": "test", "source_image": "\#(image)"}],
+         "provisioners": [{"type": "shell", "inline": ["echo the password is {{user `password`}}"]}]}
+        """#
+        try writeFile(work.file("secret.json"), text)
+        let result = try build(work.file("secret.json"))
+        expectSuccess(result)
+        #expect(result.stdout.contains("the password is <sensitive>"))
+        #expect(!result.stdout.contains("hunter2-secret"))
+    }
+
     @Test func validExitCodesAccept() throws {
         let template = try CLI.template(in: work.path, image: image,
                                         provisioners: #"[{"type": "shell", "inline": ["exit 3"], "valid_exit_codes": [0, 3]}]"#)

@@ -5,13 +5,15 @@ import Glibc
 import NBDCore
 import PackerRPC
 
+var namespaceFailure: Error?
 let status = PluginMain.run(
     arguments: CommandLine.arguments,
     environment: ProcessEnvironment.current,
     beforeServing: {
-        // TODO(packer): MountNamespace.enterPrivate() once the chroot area lands on main; it must run
-        // here, before any thread exists (unshare(CLONE_NEWNS) acts on the calling thread only).
+        // First thing, before any thread exists: unshare(CLONE_NEWNS) acts on the calling thread only.
+        // Without root this fails; Prepare (packer validate) still works and Run reports why it cannot.
+        do { try MountNamespace.enterPrivate() } catch { namespaceFailure = error }
     },
-    builder: { QemuChrootPlugin() }
+    builder: { QemuChrootPlugin(runBlocker: namespaceFailure.map { "\($0) (the qemu-chroot builder needs root)" }) }
 )
 exit(status)

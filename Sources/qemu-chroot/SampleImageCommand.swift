@@ -19,6 +19,9 @@ struct SampleImageCommand: ParsableCommand {
     @Flag(help: "Put a small \"data\" partition 1 before the root (then partition 2), to try mount_partition.")
     var dataPartition = false
 
+    @Option(help: "Root filesystem: ext4 (default) or btrfs.")
+    var filesystem: String = "ext4"
+
     @Option(help: "qcow2 (default) or raw.")
     var format: String = "qcow2"
 
@@ -30,6 +33,8 @@ struct SampleImageCommand: ParsableCommand {
         var options = SampleImage.Options()
         options.debian = debian
         options.dataPartition = dataPartition
+        guard ["ext4", "btrfs"].contains(filesystem) else { throw ValidationError("--filesystem must be ext4 or btrfs") }
+        options.filesystem = filesystem
         guard let format = OutputFormat(rawValue: format) else { throw ValidationError("--format must be qcow2 or raw") }
         options.format = format
         if debian { options.size = 2 << 30 }
@@ -39,6 +44,6 @@ struct SampleImageCommand: ParsableCommand {
             }
         }
         try SampleImage.make(at: path, options: options)
-        print("\(path): \(options.size >> 20) MiB \(format.rawValue), GPT, ext4 root (\(debian ? "Debian" : "busybox"))")
+        print("\(path): \(options.size >> 20) MiB \(format.rawValue), GPT, \(filesystem) root (\(debian ? "Debian" : "busybox"))")
     }
 }

@@ -1,4 +1,5 @@
 @testable import Builder
+import Glibc
 import NBDCore
 import Testing
 import TestSupport
@@ -99,5 +100,19 @@ import TestSupport
         var long = SHA256()
         for _ in 0..<1000 { long.update(Array(repeating: UInt8(ascii: "a"), count: 1000)) }
         #expect(long.finish() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+}
+
+@Suite struct SHA256FileTests {
+    @Test(.enabled(if: Host.has("sha256sum"), "needs sha256sum")) func matchesSha256sumOnAFile() throws {
+        let work = try TemporaryDirectory()
+        let path = work.file("data")
+        let file = try FileDescriptor.open(path, O_WRONLY | O_CREAT, mode: 0o644)
+        let random = try FileDescriptor.open("/dev/urandom", O_RDONLY)
+        for _ in 0..<16 { try file.writeAll(try random.read(count: (1 << 20) + 7)) }
+        try random.close()
+        try file.close()
+        let expected = try Command.check("sha256sum", [path]).split(separator: " ").first.map(String.init)
+        #expect(try SHA256.file(path) == expected)
     }
 }

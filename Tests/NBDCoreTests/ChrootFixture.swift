@@ -76,26 +76,69 @@ final class BusyboxImage {
     }
 }
 
-/// A qcow2 disk with a GPT whose partition 1 (type Linux root x86-64) holds the busybox filesystem: what
-/// `qemu-chroot shell` attaches in the end-to-end tests.
+/// A qcow2 disk whose root filesystem holds busybox: what `qemu-chroot shell` attaches in the end-to-end
+/// tests. The filesystem sits in GPT partition 1 (type Linux root x86-64), in logical partition 5 of an MBR,
+/// or on the whole disk.
 final class BusyboxDisk {
-    static let requirements = Host.missing(programs: ["busybox", "mkfs.ext4", "sgdisk", "qemu-img", "qemu-storage-daemon"],
-                                           root: true, loop: true, fuse: true)
+    enum Table: String, CaseIterable, Sendable { case gpt, mbrLogical, none }
+    enum Filesystem: String, CaseIterable, Sendable { case ext4, xfs, btrfs }
+
+    static let requirements = Host.missing(programs: ["busybox", "mkfs.ext4", "sgdisk", "sfdisk", "qemu-img",
+                                                      "qemu-storage-daemon"], root: true, loop: true, fuse: true)
     let directory: TemporaryDirectory
     let path: String
 
-    init() throws {
+    init(table: Table = .gpt, filesystem: Filesystem = .ext4) throws {
         directory = try TemporaryDirectory("qemu-chroot-shell-test")
-        let filesystem = directory.file("fs.img")
-        try BusyboxImage.makeFilesystem(filesystem, seed: directory.file("seed"))
+        let fs = directory.file("fs.img")
+        let seed = directory.file("seed")
+        try BusyboxImage.makeFilesystem(fs, seed: seed)
+        let sizeMiB = [.ext4: 60, .btrfs: 128, .xfs: 320][filesystem]!
+        if filesystem != .ext4 { try Self.remake(fs, as: filesystem, sizeMiB: sizeMiB, seed: seed) }
         let raw = directory.file("disk.raw")
-        try Command.check("/usr/bin/truncate", ["-s", "64M", raw])
-        try Command.check(try ExecutableLookup.resolve("sgdisk"), ["-n", "1:2048:+60M", "-t", "1:8304", raw])
-        try Command.check("/bin/dd", ["if=\(filesystem)", "of=\(raw)", "bs=1M", "seek=1", "conv=notrunc", "status=none"])
+        let offsetMiB: Int
+        switch table {
+        case .none:
+            try Command.check("/bin/mv", [fs, raw])
+            offsetMiB = -1
+        case .gpt:
+            try Command.check("/usr/bin/truncate", ["-s", "\(sizeMiB + 4)M", raw])
+            try Command.check(try ExecutableLookup.resolve("sgdisk"), ["-n", "1:2048:+\(sizeMiB)M", "-t", "1:8304", raw])
+            offsetMiB = 1
+        case .mbrLogical:
+            // p1 a small Linux partition without a filesystem, p2 extended, p5 the root, logical.
+            try Command.check("/usr/bin/truncate", ["-s", "\(sizeMiB + 8)M", raw])
+            let script = "label: dos\nstart=1M, size=2M, type=83\nstart=4M, type=5\nstart=5M, size=\(sizeMiB)M, type=83\n"
+            let input = directory.file("sfdisk.in")
+            try write(script, to: input)
+            try Command.check("/bin/sh", ["-c", "sfdisk -q \(raw) < \(input)"])
+            offsetMiB = 5
+        }
+        if offsetMiB >= 0 {
+            try Command.check("/bin/dd", ["if=\(fs)", "of=\(raw)", "bs=1M", "seek=\(offsetMiB)", "conv=notrunc", "status=none"])
+        }
         path = directory.file("disk.qcow2")
         try Command.check(try ExecutableLookup.resolve("qemu-img"), ["convert", "-O", "qcow2", raw, path])
         unlink(raw)
-        unlink(filesystem)
+        unlink(fs)
+    }
+
+    /// Replaces the ext4 file with an xfs or btrfs one holding the same seed (xfs has no populate option,
+    /// so it is filled through a loop mount in a throw-away mount namespace).
+    private static func remake(_ fs: String, as filesystem: Filesystem, sizeMiB: Int, seed: String) throws {
+        unlink(fs)
+        try Command.check("/usr/bin/truncate", ["-s", "\(sizeMiB)M", fs])
+        switch filesystem {
+        case .btrfs:
+            try Command.check(try ExecutableLookup.resolve("mkfs.btrfs"), ["-q", "-f", "--rootdir", seed, fs])
+        case .xfs:
+            try Command.check(try ExecutableLookup.resolve("mkfs.xfs"), ["-q", "-f", fs])
+            try Command.check("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-ec",
+                "mkdir -p \"$1.mnt\"; mount -o loop \"$1\" \"$1.mnt\"; cp -a \"$2/.\" \"$1.mnt/\"; umount \"$1.mnt\"; rmdir \"$1.mnt\"",
+                "_", fs, seed])
+        case .ext4:
+            break
+        }
     }
 }
 

@@ -27,6 +27,20 @@ import TestSupport
         #expect(hostMounts() == mountsBefore)
     }
 
+    static let layouts: [(BusyboxDisk.Table, BusyboxDisk.Filesystem)] = [
+        (.gpt, .xfs), (.gpt, .btrfs), (.mbrLogical, .ext4), (.none, .ext4),
+    ]
+
+    @Test(.enabled(if: requirements == nil && Host.has("mkfs.xfs") && Host.has("mkfs.btrfs"), "\(requirements ?? "needs xfsprogs and btrfs-progs")"),
+          .timeLimit(.minutes(2)), arguments: layouts)
+    func writesPersistOnEveryLayoutAndFilesystem(table: BusyboxDisk.Table, filesystem: BusyboxDisk.Filesystem) throws {
+        let disk = try BusyboxDisk(table: table, filesystem: filesystem)
+        let write = try shell(disk, ["sh", "-c", "echo \(filesystem.rawValue) > /root/x && test -c /dev/null"])
+        #expect(write.status == .exited(0), "\(table) \(filesystem): \(write.stderr)")
+        #expect(try shell(disk, ["cat", "/root/x"]).stdout == "\(filesystem.rawValue)\n")
+        #expect(try Command.run(try ExecutableLookup.resolve("qemu-img"), ["check", disk.path]).status == .exited(0))
+    }
+
     @Test(.enabled(if: requirements == nil && Host.has("strace"), "\(requirements ?? "needs strace")"), .timeLimit(.minutes(1)))
     func executesNoMountChrootOrDeviceTools() throws {
         let disk = try BusyboxDisk()

@@ -7,7 +7,7 @@ import Testing
 @Suite(.serialized, .enabled(if: KernelVM.missing == nil, "\(KernelVM.missing ?? "")"))
 struct KernelAttachBackendTests {
     @Test func autoPicksNetlinkWhenTheFamilyResolves() throws {
-        let request = AttachRequest(image: KernelVM.image("gpt-backend-nbd.qcow2"), format: "qcow2", mode: .auto)
+        let request = AttachRequest(image: KernelVM.image("gpt-backend-nbd.qcow2"), format: .qcow2, mode: .auto)
         let choice = try Attacher.choose(for: request)
         #expect(choice.backend.mode == .nbd)
         #expect(choice.reason.contains("nbd"))
@@ -16,7 +16,7 @@ struct KernelAttachBackendTests {
     @Test(arguments: [AttachMode.nbd, .nbdIoctl])
     func attachMountWriteDetach(mode: AttachMode) throws {
         let image = KernelVM.image("gpt-backend-\(mode.rawValue).qcow2")
-        let attached = try Attacher.attach(AttachRequest(image: image, format: "qcow2", mode: mode), ledger: nil)
+        let attached = try Attacher.attach(AttachRequest(image: image, format: .qcow2, mode: mode), ledger: nil)
         #expect(attached.mode == mode)
         let volume = try DiskLayout.read(from: attached.disk).volume(mountPartition: nil)
         #expect(volume.number == 2)
@@ -32,12 +32,12 @@ struct KernelAttachBackendTests {
     }
 
     @Test func busyDevicePathIsRefused() throws {
-        let first = try Attacher.attach(AttachRequest(image: KernelVM.image("bare.qcow2"), format: "qcow2", readOnly: true,
+        let first = try Attacher.attach(AttachRequest(image: KernelVM.image("bare.qcow2"), format: .qcow2, readOnly: true,
                                                       mode: .nbd), ledger: nil)
         defer { try? first.detach() }
         let device = try first.blockDevice(number: 0, offset: 0, size: first.disk.size)
         let error = #expect(throws: NBDKernelError.self) {
-            _ = try Attacher.attach(AttachRequest(image: KernelVM.image("gpt-netlink.qcow2"), format: "qcow2", readOnly: true,
+            _ = try Attacher.attach(AttachRequest(image: KernelVM.image("gpt-netlink.qcow2"), format: .qcow2, readOnly: true,
                                                   mode: .nbd, devicePath: device), ledger: nil)
         }
         #expect(error == .deviceBusy(device))

@@ -101,8 +101,13 @@ struct KernelDriverAbsentTests {
         }
     }
 
-    @Test func nbdBackendsExplainWhyTheyCannotAttach() {
-        let request = AttachRequest(image: "/nonexistent.qcow2", format: "qcow2", mode: .nbd)
+    @Test func nbdBackendsExplainWhyTheyCannotAttach() throws {
+        let directory = try TemporaryDirectory("kernel-absent")
+        let image = directory.file("disk.raw")
+        let file = try FileDescriptor.open(image, O_WRONLY | O_CREAT)
+        try syscall("ftruncate", path: image) { ftruncate(file.rawValue, 1 << 20) }
+        try file.close()
+        let request = AttachRequest(image: image, format: .raw, mode: .nbd)
         for backend in [NBDAttachBackend.netlink, NBDAttachBackend.ioctl] {
             #expect(AttachBackendRegistry.backend(for: backend.mode) != nil, "\(backend.mode.rawValue) is registered")
             #expect(backend.unavailableReason(for: request)?.contains("modprobe nbd") == true

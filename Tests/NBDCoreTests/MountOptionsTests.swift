@@ -30,6 +30,14 @@ import Testing
         #expect(ChrootMount.defaults.map(\.target) == ["/proc", "/sys", "/dev", "/dev/pts", "/proc/sys/fs/binfmt_misc"])
     }
 
+    @Test func sessionRefusesToMountInTheHostNamespace() {
+        guard !MountNamespace.isPrivate else { return }
+        let error = #expect(throws: MountNamespaceError.self) {
+            try ChrootSession(device: "/dev/null", fstype: "ext4", mountPath: "/nonexistent/qemu-chroot-test")
+        }
+        #expect(error?.description.contains("enterPrivate") == true)
+    }
+
     @Test func enterPrivateRefusesAMultiThreadedProcess() throws {
         // The test runner has several threads; unsharing just one of them is what must be refused.
         guard MountNamespace.threadCount() > 1 else { return }

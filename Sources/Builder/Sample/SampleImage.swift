@@ -12,6 +12,8 @@ public enum SampleImage {
         /// A small ext4 partition 1 labelled "data" before the root (which is then partition 2), for
         /// trying `mount_partition`.
         public var dataPartition = false
+        /// The root filesystem: ext4 (mkfs.ext4 -d) or btrfs (mkfs.btrfs --rootdir).
+        public var filesystem = "ext4"
 
         public init() {}
     }
@@ -66,7 +68,34 @@ public enum SampleImage {
             try SampleUserland.write("\(data)/PARTITION", "data\n")
             try makeExt4(raw, label: "data", tree: data, offset: mebibyte, size: dataSize)
         }
-        try makeExt4(raw, label: "root", tree: root, offset: rootStart, size: rootSize)
+        if options.filesystem == "btrfs" {
+            try makeBtrfs(raw, work: work, tree: root, offset: rootStart, size: rootSize)
+        } else {
+            try makeExt4(raw, label: "root", tree: root, offset: rootStart, size: rootSize)
+        }
+    }
+
+    /// mkfs.btrfs has no offset option: the filesystem is made in a file and copied into place, holes kept.
+    private static func makeBtrfs(_ raw: String, work: String, tree: String, offset: UInt64, size: UInt64) throws {
+        guard ExecutableLookup.exists("mkfs.btrfs") else { throw BuildError("mkfs.btrfs not found (Debian: apt-get install btrfs-progs)") }
+        let image = "\(work)/root.btrfs"
+        let file = try FileDescriptor.open(image, O_RDWR | O_CREAT | O_TRUNC, mode: 0o644)
+        try syscall("ftruncate", path: image) { ftruncate(file.rawValue, off_t(size)) }
+        try file.close()
+        try Command.check("mkfs.btrfs", ["-q", "-L", "root", "--rootdir", tree, image])
+        let source = try FileDescriptor.open(image, O_RDONLY)
+        let disk = try FileDescriptor.open(raw, O_WRONLY)
+        var position: UInt64 = 0
+        while true {
+            let chunk = try source.read(count: 1 << 20)
+            if chunk.isEmpty { break }
+            if chunk.contains(where: { $0 != 0 }) {
+                try chunk.withUnsafeBytes { try disk.pwriteAll($0, at: offset + position) }
+            }
+            position += UInt64(chunk.count)
+        }
+        try source.close()
+        try disk.close()
     }
 
     private static func makeExt4(_ raw: String, label: String, tree: String, offset: UInt64, size: UInt64) throws {

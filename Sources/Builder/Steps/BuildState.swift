@@ -26,6 +26,8 @@ public final class BuildState {
     public var rootDevice = ""
     /// mount: the rendered mount path.
     public var mountPath = ""
+    /// mount: the mounted image, where provisioners run.
+    public var session: ChrootSession?
     /// write output: set once the output file is in place.
     public var outputPath: String?
     public var succeeded = false

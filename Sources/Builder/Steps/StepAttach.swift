@@ -9,23 +9,26 @@ final class StepAttach: Step {
     func run(_ state: BuildState) throws {
         let config = state.config
         guard let mode = AttachMode(rawValue: config.attach) else { throw BuildError("unknown attach mode \(config.attach)") }
-        let request = AttachRequest(image: state.overlayPath, format: "qcow2", readOnly: false, mode: mode,
+        let request = AttachRequest(image: state.overlayPath, format: .qcow2, readOnly: false, mode: mode,
                                     devicePath: config.devicePath)
         let attached = try Attacher.attach(request, ledger: state.ledger)
         state.attached = attached
         state.output.debug("attached with \(attached.mode.rawValue)")
         var layout = try DiskLayout.read(from: attached.disk)
-        layout.warnings.forEach { state.output.message("warning: \($0)") }
         if config.diskSize != nil {
             let writes = try layout.growLastPartition(newDiskSize: attached.disk.size)
             if !writes.isEmpty {
                 state.output.debug("disk_size: rewriting the partition table for \(attached.disk.size) bytes (\(writes.count) writes)")
-                try apply(writes, to: try attached.blockDevice(number: 0, offset: 0, size: attached.disk.size))
+                let wholeDisk = try attached.blockDevice(number: 0, offset: 0, size: attached.disk.size)
+                try apply(writes, to: wholeDisk)
                 try attached.flush()
-                layout = try DiskLayout.read(from: attached.disk)
+                // Read back through the device written to: attached.disk did not see these writes (FUSE
+                // backend: it returned zeros at LBA 1 right after them).
+                layout = try DiskLayout.read(from: try FileBlockReader(path: wholeDisk))
             }
         }
         state.layout = layout
+        layout.warnings.forEach { state.output.message("warning: \($0)") }
         let volume = try layout.volume(mountPartition: config.mountPartition)
         state.volume = volume
         state.output.debug(config.mountPartition == nil

@@ -23,7 +23,11 @@ enum FilesystemGrowth {
             try syscall("statvfs", path: mountPath) { fstatvfs(directory.rawValue, &info) }
             var blocks = bytes / UInt64(info.f_bsize)
             if blocks <= UInt64(info.f_blocks) { return "ext4 already fills its partition" }
-            _ = try directory.ioctl("EXT4_IOC_RESIZE_FS", ext4ResizeFS, pointer: &blocks)
+            do {
+                _ = try directory.ioctl("EXT4_IOC_RESIZE_FS", ext4ResizeFS, pointer: &blocks)
+            } catch let error as SystemError where error.errno == EPERM && !Capabilities.has(Capabilities.sysResource) {
+                throw error.withHint("growing ext4 online needs CAP_SYS_RESOURCE, which this process lacks (containers often drop it); run where it has it, or leave out disk_size")
+            }
             return "ext4 grown to \(blocks) blocks of \(info.f_bsize) bytes"
         case "xfs":
             var geometry = [UInt8](repeating: 0, count: 112)

@@ -16,6 +16,13 @@ public struct BuildPlan {
         public let config: BuilderConfig
         public let provisioners: [ProvisionerConfig]
         public let context: TemplateContext
+
+        public init(name: String, config: BuilderConfig, provisioners: [ProvisionerConfig], context: TemplateContext) {
+            self.name = name
+            self.config = config
+            self.provisioners = provisioners
+            self.context = context
+        }
     }
 
     public let template: Template

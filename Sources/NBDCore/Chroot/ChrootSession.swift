@@ -19,6 +19,7 @@ public final class ChrootSession: @unchecked Sendable {
         device: String, fstype: String, mountPath: String, mountOptions: [String] = [], readOnly: Bool = false,
         chrootMounts: [ChrootMount] = ChrootMount.defaults
     ) throws {
+        guard MountNamespace.isPrivate else { throw MountNamespaceError.notPrivate }
         self.device = device
         self.fstype = fstype
         self.mountPath = mountPath

@@ -52,8 +52,15 @@ public enum Mount {
         let magic = "/proc/self/fd/\(target.rawValue)"
         let kind = options.isBind ? "bind" : fstype
         let data = options.dataString
-        try syscall("mount(\(kind) \(source))", path: display) {
-            Glibc.mount(source, magic, options.isBind ? nil : fstype, options.flags, data)
+        do {
+            try syscall("mount(\(kind) \(source))", path: display) {
+                Glibc.mount(source, magic, options.isBind ? nil : fstype, options.flags, data)
+            }
+        } catch {
+            guard error.errno == EINVAL && !options.isBind else { throw error }
+            let hint = "the kernel rejected the \(fstype) filesystem on \(source) or its options"
+                + (data.map { " (\($0))" } ?? "") + "; `dmesg` says why"
+            throw error.withHint(hint)
         }
         let live = LiveMount(target: hostPath, source: source, fstype: kind, readOnly: options.readOnly,
                              isImageRoot: isImageRoot)

@@ -13,6 +13,9 @@ import Glibc
 public enum MountNamespace {
     private static let lock = Mutex()
     nonisolated(unsafe) private static var entered = false
+    /// The namespaces (as "mnt:[inode]") that privatizeCurrentThread made.
+    private static let createdLock = Mutex()
+    nonisolated(unsafe) private static var created: Set<String> = []
 
     /// Moves the whole (single-threaded) process into a new private mount namespace. Idempotent.
     public static func enterPrivate() throws {
@@ -32,7 +35,24 @@ public enum MountNamespace {
     public static func privatizeCurrentThread() throws {
         try syscall("unshare(CLONE_NEWNS)") { cnbd_unshare(CNBD_CLONE_NEWNS) }
         try syscall("mount(MS_REC|MS_PRIVATE)", path: "/") { mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil) }
+        if let namespace = namespaceLink("/proc/thread-self/ns/mnt") {
+            createdLock.withLock { _ = created.insert(namespace) }
+        }
         Log.debug("entered a private mount namespace")
+    }
+
+    /// Whether the calling thread is in a mount namespace this process created (so its mounts cannot leak).
+    public static var isPrivate: Bool {
+        guard let mine = namespaceLink("/proc/thread-self/ns/mnt") else { return false }
+        return createdLock.withLock { created.contains(mine) }
+    }
+
+    private static func namespaceLink(_ path: String) -> String? {
+        let buffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: 64)
+        defer { buffer.deallocate() }
+        let count = readlink(path, buffer.baseAddress!, buffer.count)
+        guard count > 0 else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(start: buffer.baseAddress, count: count), as: UTF8.self)
     }
 
     /// Threads of this process, from /proc/self/task.
@@ -45,6 +65,7 @@ public enum MountNamespace {
 
 public enum MountNamespaceError: Error, CustomStringConvertible {
     case multiThreaded(threads: Int)
+    case notPrivate
 
     public var description: String {
         switch self {
@@ -52,6 +73,9 @@ public enum MountNamespaceError: Error, CustomStringConvertible {
             return "cannot enter a private mount namespace: the process already has \(threads) threads and "
                 + "unshare(CLONE_NEWNS) would move only one of them; call MountNamespace.enterPrivate() "
                 + "before anything starts a thread"
+        case .notPrivate:
+            return "refusing to mount in the host's mount namespace (the mounts would be visible on the host and "
+                + "outlive a killed run); call MountNamespace.enterPrivate() first"
         }
     }
 }

@@ -42,6 +42,7 @@ struct NBDHandshake {
         guard fixedNewstyle else { throw NBDError(.unsupported, "the server at \(socket.peer) cannot list exports (no fixed newstyle)") }
         try socket.sendOption(.list)
         var exports: [NBDExportListing] = []
+        var listed = 0
         while true {
             let reply = try socket.readOptionReply(to: .list)
             if reply.type == NBDWire.replyAck { break }
@@ -49,7 +50,9 @@ struct NBDHandshake {
                 socket.abortQuietly()
                 throw NBDError.refusal(reply, to: .list, exportName: "")
             }
-            guard reply.type == NBDWire.replyServer, exports.count < 65536 else { throw NBDError.unexpected(reply, to: .list) }
+            guard reply.type == NBDWire.replyServer else { throw NBDError.unexpected(reply, to: .list) }
+            listed += reply.payload.count
+            guard listed <= 16 << 20 else { throw NBDError(.protocolViolation, "the server's export list exceeds 16 MiB") }
             let name = try lengthPrefixedString(reply.payload, at: 0, in: .list)
             let rest = reply.payload.dropFirst(4 + name.utf8.count)
             exports.append(NBDExportListing(name: name, description: rest.isEmpty ? nil : String(decoding: rest, as: UTF8.self)))
@@ -126,9 +129,12 @@ struct NBDHandshake {
                 throw NBDError.unexpected(reply, to: .setMetaContext)
             }
             let name = String(decoding: reply.payload.dropFirst(4), as: UTF8.self)
+            guard name == NBDWire.baseAllocation else {
+                throw NBDError(.protocolViolation, "the server selected meta context '\(name.prefix(100))', which we did not ask for")
+            }
             metaContexts[name] = reply.payload.bigEndian(UInt32.self, at: 0)
         }
-        throw NBDError(.protocolViolation, "the server sent more than 1024 meta contexts for one query")
+        throw NBDError(.protocolViolation, "the server sent more than 1024 replies to one meta context query")
     }
 
     /// GO with BLOCK_SIZE and NAME; INFO replies in any order, unknown ones skipped, then ACK.

@@ -29,12 +29,27 @@ final class NBDSocket {
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: pathBytes) }
         let fd = try syscall("socket", path: path) { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
         let file = FileDescriptor(adopting: fd, path: path)
-        _ = try withUnsafePointer(to: &address) { pointer in
-            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                try syscall("connect", path: path) { Glibc.connect(fd, sa, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        // A unix connect blocks while the listener's backlog (1 for qemu-nbd) is full; bound that wait, then
+        // clear the bound again so a socket handed to the kernel carries no timeout of ours.
+        try setSendTimeout(fd, path: path, seconds: timeout)
+        do {
+            _ = try withUnsafePointer(to: &address) { pointer in
+                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                    try syscall("connect", path: path) { Glibc.connect(fd, sa, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                }
             }
+        } catch let error as SystemError where error.errno == EAGAIN || error.errno == EINPROGRESS {
+            throw NBDError(.timeout, "the server at \(path) did not accept a connection within \(timeout) s")
         }
+        try setSendTimeout(fd, path: path, seconds: 0)
         return try NBDSocket(file: file, peer: path, timeout: timeout)
+    }
+
+    private static func setSendTimeout(_ fd: Int32, path: String, seconds: Double) throws {
+        var limit = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - seconds.rounded(.down)) * 1e6))
+        try syscall("setsockopt(SO_SNDTIMEO)", path: path) {
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        }
     }
 
     // MARK: Reading

@@ -17,7 +17,26 @@ final class PluginBuild {
     }
 
     func run() throws -> PluginArtifact? {
-        throw RPCFailure("qemu-chroot: this build of the plugin has no build runner yet (Builder library pending)")
+        let definition = BuildPlan.BuildDefinition(name: prepared.name, config: prepared.config, provisioners: [],
+                                                   context: prepared.context)
+        var options = Build.Options()
+        options.force = prepared.force
+        var generated: [String: String] = [:]
+        options.provision = { [hook] communicator, state in
+            generated = ["Device": state.rootDevice, "MountPath": state.mountPath,
+                         "ImageName": state.config.imageName, "OutputDir": state.outputDirectory]
+            try hook.provision(data: Self.provisionData(generated), register: { server, broker in
+                CommunicatorService(communicator: communicator, broker: broker, cancellation: state.cancellation)
+                    .register(on: server)
+            }, cancellation: state.cancellation)
+        }
+        let output = PluginUiOutput.make(ui, buildName: prepared.name)
+        let result = Build.run(definition, options: options, output: output, cancellation: cancellation)
+        if let error = result.error {
+            // Packer prints this as "Build 'x' errored after …: <message>".
+            throw RPCFailure(cancellation.isCancelled ? "build was cancelled" : "\(error)")
+        }
+        return result.artifact.map { ImageArtifact($0, generatedData: generated) }
     }
 
     /// Hook.Run's Data: what Packer's SDK builders send, plus our generated variables. PackerHTTP* must

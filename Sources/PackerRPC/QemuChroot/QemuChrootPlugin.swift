@@ -11,8 +11,10 @@ public final class QemuChrootPlugin: PluginBuilder, @unchecked Sendable {
 
     public let configSpec = QemuChrootSpec.spec
     private var prepared: PreparedBuild?
+    /// Why Run cannot work in this process (e.g. no private mount namespace without root).
+    private let runBlocker: String?
 
-    public init() {}
+    public init(runBlocker: String? = nil) { self.runBlocker = runBlocker }
 
     public func prepare(_ configs: [MsgPackValue]) -> PrepareOutcome {
         do {
@@ -27,6 +29,7 @@ public final class QemuChrootPlugin: PluginBuilder, @unchecked Sendable {
     }
 
     public func run(ui: PluginUi, hook: ProvisionHook, cancellation: Cancellation) throws -> PluginArtifact? {
+        if let runBlocker { throw RPCFailure(runBlocker) }
         guard let prepared else { throw RPCFailure("Builder.Run before a successful Builder.Prepare") }
         return try PluginBuild(prepared: prepared, ui: ui, hook: hook, cancellation: cancellation).run()
     }

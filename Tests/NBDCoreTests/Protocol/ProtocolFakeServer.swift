@@ -38,6 +38,13 @@ final class FakeNBDServer {
         Glibc.shutdown(serverFD, Int32(SHUT_RDWR))
     }
 
+    /// From the script: no more bytes to the client, but keep reading what it sends until it hangs up, so
+    /// its requests do not fail before it has read everything we sent.
+    func endOfTranscript() {
+        Glibc.shutdown(serverFD, Int32(SHUT_WR))
+        while (try? read(1)) != nil {}
+    }
+
     /// Waits for the script (after hanging up our end so a blocked read returns), then closes it.
     func finish() {
         hangUp()

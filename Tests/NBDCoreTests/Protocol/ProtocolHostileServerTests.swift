@@ -1,6 +1,7 @@
 import Glibc
 import NBDCore
 import Testing
+import TestSupport
 
 /// A scripted server that breaks the protocol must give a typed error quickly: never a crash, a hang or an
 /// allocation the server chose.
@@ -8,11 +9,13 @@ import Testing
 struct ProtocolHostileServerTests {
     /// Runs `script` as the server, connects with a short timeout and hands the connection (or the
     /// handshake error) to `check`.
-    func withFakeServer(_ script: @escaping (FakeNBDServer) throws -> Void,
+    /// The timeout is short only where a timeout is the expected outcome: elsewhere a busy machine must not
+    /// turn a slow answer into a false failure.
+    func withFakeServer(timeout: Double = 10, _ script: @escaping (FakeNBDServer) throws -> Void,
                         check: (Result<NBDConnection, Error>) throws -> Void) throws {
         let server = try FakeNBDServer(script)
         var options = NBDHandshakeOptions()
-        options.timeout = 0.3
+        options.timeout = timeout
         let result = Result { try NBDConnection.connect(socket: server.clientEnd, options: options) }
         defer {
             if case .success(let connection) = result { connection.disconnect() }
@@ -21,19 +24,19 @@ struct ProtocolHostileServerTests {
         try check(result)
     }
 
-    func handshakeError(_ script: @escaping (FakeNBDServer) throws -> Void) throws -> NBDError? {
+    func handshakeError(timeout: Double = 10, _ script: @escaping (FakeNBDServer) throws -> Void) throws -> NBDError? {
         var found: NBDError?
-        try withFakeServer(script) { result in
+        try withFakeServer(timeout: timeout, script) { result in
             if case .failure(let error) = result { found = error as? NBDError }
         }
         return found
     }
 
     /// The error a READ of `count` bytes at 0 gets when the server answers with `reply`.
-    func readError(count: Int = 4096, blockSizes: (UInt32, UInt32, UInt32)? = nil,
+    func readError(count: Int = 4096, blockSizes: (UInt32, UInt32, UInt32)? = nil, timeout: Double = 10,
                    _ reply: @escaping (FakeNBDServer, FakeNBDServer.Request) throws -> Void) throws -> NBDError? {
         var found: NBDError?
-        try withFakeServer({ server in
+        try withFakeServer(timeout: timeout, { server in
             try server.handshake(blockSizes: blockSizes)
             try reply(server, try server.readRequest())
             _ = try server.read(1)
@@ -114,9 +117,36 @@ struct ProtocolHostileServerTests {
         }
     }
 
+    @Test func listenerThatNeverAcceptsTimesOut() throws {
+        let dir = try TemporaryDirectory()
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(dir.file("full.sock").utf8)) }
+        func socketCall(_ call: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32, _ fd: Int32) throws {
+            _ = try withUnsafePointer(to: &address) { pointer in
+                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                    try syscall("socket call") { call(fd, sa, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                }
+            }
+        }
+        let listener = FileDescriptor(adopting: try syscall("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0) }, path: "listener")
+        try socketCall(bind, listener.rawValue)
+        _ = try syscall("listen") { listen(listener.rawValue, 0) }
+        // A first client that is never accepted fills the backlog, so the next connect(2) cannot complete.
+        let pending = FileDescriptor(adopting: try syscall("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0) }, path: "pending")
+        try socketCall(connect, pending.rawValue)
+        var options = NBDHandshakeOptions()
+        options.timeout = 0.3
+        let start = Monotonic.now
+        let error = #expect(throws: NBDError.self) { try NBDConnection.connect(unixSocket: dir.file("full.sock"), options: options) }
+        #expect(error?.kind == .timeout)
+        #expect(error?.message.contains("did not accept") == true)
+        #expect(Monotonic.now - start < 5)
+    }
+
     @Test func silentServerTimesOutInTheHandshake() throws {
         let start = Monotonic.now
-        let error = try handshakeError { server in _ = try server.read(1) }
+        let error = try handshakeError(timeout: 0.3) { server in _ = try server.read(1) }
         #expect(error?.kind == .timeout)
         #expect(Monotonic.now - start < 5)
     }
@@ -194,14 +224,14 @@ struct ProtocolHostileServerTests {
 
     @Test func serverThatStopsAnswering() throws {
         let start = Monotonic.now
-        let error = try readError { _, _ in }
+        let error = try readError(timeout: 0.3) { _, _ in }
         #expect(error?.kind == .timeout)
         #expect(Monotonic.now - start < 5)
     }
 
     @Test func serverThatStopsReadingTimesOutAWrite() throws {
         let start = Monotonic.now
-        try withFakeServer({ server in
+        try withFakeServer(timeout: 0.3, { server in
             try server.handshake(size: 64 << 20)
             _ = try server.read(28)
             Glibc.sleep(2)

@@ -1,0 +1,71 @@
+import Builder
+import Glibc
+import NBDCore
+import Testing
+import TestSupport
+
+/// Interrupted builds and builds running side by side.
+@Suite(.serialized, .enabled(if: CLI.requirements == nil, "\(CLI.requirements ?? "")"))
+struct BuildConcurrencyTests {
+    @Test(.timeLimit(.minutes(2))) func sigintMidProvisionerReleasesEverything() throws {
+        let work = try TemporaryDirectory("builder-sigint")
+        let image = try CLI.sampleImage(in: work.path)
+        let before = try SHA256.file(image)
+        let marker = work.file("provisioning-started")
+        let template = try CLI.template(in: work.path, image: image, provisioners: #"""
+            [{"type": "shell-local", "inline": ["touch \#(marker)"]},
+             {"type": "shell", "inline": ["echo sleeping", "sleep 60"]}]
+            """#)
+        var options = SpawnOptions()
+        options.directory = work.path
+        let child = try ChildProcess.spawn(CLI.binary, ["build", template], options: options)
+        let deadline = Monotonic.now + 60
+        while !HostPath.exists(marker) && Monotonic.now < deadline && child.poll() == nil { usleep(50_000) }
+        #expect(HostPath.exists(marker), "the build never reached its provisioners")
+        usleep(700_000)
+        child.signal(SIGINT)
+        let status = child.wait()
+        #expect(status == .exited(1))
+        #expect(!HostPath.exists(work.file("output-test")))
+        #expect(CLI.leftovers(under: work.path).isEmpty, "\(CLI.leftovers(under: work.path))")
+        #expect(try SHA256.file(image) == before)
+    }
+
+    @Test(.timeLimit(.minutes(5))) func fourBuildsFromOneSourceInParallel() throws {
+        let work = try TemporaryDirectory("builder-parallel")
+        let image = try CLI.sampleImage(in: work.path)
+        let before = try SHA256.file(image)
+        var children: [ChildProcess] = []
+        for index in 0..<4 {
+            let template = try CLI.template(in: work.path, name: "t\(index).json", image: image,
+                                            builder: #""output_directory": "out\#(index)""#,
+                                            provisioners: #"[{"type": "shell", "inline": ["echo \#(index) > /which", "sleep 1"]}]"#)
+            var options = SpawnOptions()
+            options.directory = work.path
+            children.append(try ChildProcess.spawn(CLI.binary, ["build", template], options: options))
+        }
+        let statuses = children.map { $0.wait() }
+        #expect(statuses.allSatisfy { $0 == .exited(0) }, "\(statuses)")
+        for index in 0..<4 { #expect(HostPath.isReadableFile(work.file("out\(index)/packer-test.qcow2"))) }
+        #expect(try SHA256.file(image) == before)
+        #expect(CLI.leftovers(under: work.path).isEmpty)
+    }
+
+    @Test func severalBuildersInOneTemplate() throws {
+        let work = try TemporaryDirectory("builder-multi")
+        let image = try CLI.sampleImage(in: work.path)
+        let text = #"""
+        {"builders": [{"type": "qemu-chroot", "name": "one", "source_image": "\#(image)"},
+                      {"type": "qemu-chroot", "name": "two", "source_image": "\#(image)", "format": "raw"}],
+         "provisioners": [{"type": "shell", "inline": ["echo $PACKER_BUILD_NAME > /name"]}]}
+        """#
+        try writeFile(work.file("multi.json"), text)
+        let result = try CLI.run(["build", "-machine-readable", "multi.json"], in: work.path)
+        #expect(result.status.isSuccess, "\(result.stdout)\n\(result.stderr)")
+        #expect(HostPath.isReadableFile(work.file("output-one/packer-one.qcow2")))
+        #expect(HostPath.isReadableFile(work.file("output-two/packer-two.raw")))
+        #expect(result.stdout.contains(",one,artifact,0,id,"))
+        #expect(result.stdout.contains(",,artifact-count,2"))
+    }
+}
+

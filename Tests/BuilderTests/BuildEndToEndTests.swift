@@ -1,0 +1,187 @@
+@testable import Builder
+import Glibc
+import NBDCore
+import Testing
+import TestSupport
+
+/// Whole builds through the CLI on a busybox sample image, one option at a time.
+@Suite(.serialized, .enabled(if: CLI.requirements == nil, "\(CLI.requirements ?? "")"))
+struct BuildEndToEndTests {
+    let work: TemporaryDirectory
+    let image: String
+
+    init() throws {
+        work = try TemporaryDirectory("builder-e2e")
+        image = try CLI.sampleImage(in: work.path)
+    }
+
+    func build(_ template: String, _ flags: [String] = []) throws -> CommandResult {
+        try CLI.run(["build"] + flags + [template], in: work.path)
+    }
+
+    func expectSuccess(_ result: CommandResult, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(result.status.isSuccess, "stdout:\n\(result.stdout)\nstderr:\n\(result.stderr)", sourceLocation: sourceLocation)
+    }
+
+    @Test func defaultsWriteTheImageAndLeaveTheSourceUnchanged() throws {
+        let before = try SHA256.file(image)
+        let template = try CLI.template(in: work.path, image: image, provisioners: #"[{"type": "shell", "inline": ["echo built > /hello"]}]"#)
+        let result = try build(template)
+        expectSuccess(result)
+        let output = work.file("output-test/packer-test.qcow2")
+        #expect(HostPath.isReadableFile(output))
+        #expect(try SHA256.file(image) == before)
+        #expect(result.stdout.contains("provision done in"))
+        #expect(result.stdout.contains("sha256"))
+        // Read the file back out of the output with a second build's download.
+        let check = try CLI.template(in: work.path, name: "check.json", image: output,
+                                     builder: #""output_directory": "check-out""#,
+                                     provisioners: #"[{"type": "file", "direction": "download", "source": "/hello", "destination": "\#(work.file("hello.txt"))"}]"#)
+        expectSuccess(try build(check))
+        #expect(try TextFileReader.read(work.file("hello.txt")) == "built\n")
+        #expect(CLI.leftovers(under: work.path).isEmpty)
+    }
+
+    @Test func anExistingOutputDirectoryNeedsForce() throws {
+        mkdir(work.file("output-test"), 0o755)
+        let template = try CLI.template(in: work.path, image: image)
+        let refused = try build(template)
+        #expect(!refused.status.isSuccess)
+        #expect((refused.stdout + refused.stderr).contains("already exists"))
+        expectSuccess(try build(template, ["-force"]))
+        #expect(HostPath.isReadableFile(work.file("output-test/packer-test.qcow2")))
+    }
+
+    @Test func compressionShrinksTheOutput() throws {
+        let fill = #"[{"type": "shell", "inline": ["yes 'a compressible line of text' | head -c 8000000 > /big"]}]"#
+        let plain = try CLI.template(in: work.path, name: "plain.json", image: image,
+                                     builder: #""output_directory": "plain", "image_name": "x.qcow2""#, provisioners: fill)
+        let packed = try CLI.template(in: work.path, name: "packed.json", image: image,
+                                      builder: #""output_directory": "packed", "image_name": "x.qcow2", "compression": true, "compression_type": "zstd""#,
+                                      provisioners: fill)
+        expectSuccess(try build(plain))
+        expectSuccess(try build(packed))
+        let plainSize = try FileTree.fileSize(work.file("plain/x.qcow2"))
+        let packedSize = try FileTree.fileSize(work.file("packed/x.qcow2"))
+        #expect(packedSize * 2 < plainSize, "compressed \(packedSize) vs plain \(plainSize)")
+    }
+
+    @Test func rawFormatAndImageName() throws {
+        let template = try CLI.template(in: work.path, image: image, builder: #""format": "raw", "image_name": "disk.img""#)
+        expectSuccess(try build(template))
+        let info = try ImageProbe.probe(path: work.file("output-test/disk.img"))
+        #expect(info.format == .raw)
+    }
+
+    @Test func copyFilesDefaultAndEmpty() throws {
+        let show = #"[{"type": "shell", "inline": ["echo resolv=$(head -c 60 /etc/resolv.conf | head -1)"]}]"#
+        let host = try TextFileReader.read("/etc/resolv.conf").split(separator: "\n").first.map(String.init) ?? ""
+        let copied = try build(try CLI.template(in: work.path, name: "a.json", image: image, builder: #""output_directory": "a""#, provisioners: show))
+        expectSuccess(copied)
+        #expect(host.isEmpty || copied.stdout.contains("resolv=\(String(host.prefix(60)))"))
+        let skipped = try build(try CLI.template(in: work.path, name: "b.json", image: image,
+                                                 builder: #""output_directory": "b", "copy_files": []"#, provisioners: show))
+        expectSuccess(skipped)
+        #expect(skipped.stdout.contains("resolv=# placeholder"))
+    }
+
+    @Test func commandWrapperWithEnvironment() throws {
+        let template = try CLI.template(in: work.path, image: image, builder: #""command_wrapper": "env GREETING=hello {{.Command}}""#,
+                                        provisioners: #"[{"type": "shell", "inline": ["echo greeting=$GREETING"]}]"#)
+        let result = try build(template)
+        expectSuccess(result)
+        #expect(result.stdout.contains("greeting=hello"))
+    }
+
+    @Test func customChrootMounts() throws {
+        let template = try CLI.template(in: work.path, image: image,
+                                        builder: #""chroot_mounts": [["proc", "proc", "/proc"], ["tmpfs", "tmpfs", "/mnt/scratch", "size=1m"]]"#,
+                                        provisioners: #"[{"type": "shell", "inline": ["grep -c ' /mnt/scratch ' /proc/mounts | sed 's/^/scratch=/'", "test ! -e /dev/pts/ptmx && echo no-devpts"]}]"#)
+        let result = try build(template)
+        expectSuccess(result)
+        #expect(result.stdout.contains("scratch=1"))
+        #expect(result.stdout.contains("no-devpts"))
+    }
+
+    @Test func mountPartitionOnAMultiPartitionImage() throws {
+        let multi = try CLI.sampleImage(in: work.path, name: "multi.qcow2", extra: ["--data-partition"])
+        let root = try build(try CLI.template(in: work.path, name: "root.json", image: multi, builder: #""output_directory": "root""#,
+                                              provisioners: #"[{"type": "shell", "inline": ["echo os=$(grep ^ID= /etc/os-release)"]}]"#))
+        expectSuccess(root)
+        #expect(root.stdout.contains("os=ID=qemu-chroot-sample"))
+        let data = try build(try CLI.template(in: work.path, name: "data.json", image: multi,
+                                              builder: #""output_directory": "data", "mount_partition": 1, "chroot_mounts": [], "copy_files": []"#,
+                                              provisioners: #"[{"type": "file", "direction": "download", "source": "/PARTITION", "destination": "\#(work.file("partition.txt"))"}]"#))
+        expectSuccess(data)
+        #expect(try TextFileReader.read(work.file("partition.txt")) == "data\n")
+    }
+
+    @Test(arguments: ["btrfs", "ext4"]) func diskSizeGrowthIsVisibleInside(filesystem: String) throws {
+        if filesystem == "ext4" && !Capabilities.has(Capabilities.sysResource) {
+            print("skipped: growing ext4 online needs CAP_SYS_RESOURCE, which this test process lacks")
+            return
+        }
+        let grown = try CLI.sampleImage(in: work.path, name: "\(filesystem).qcow2", extra: ["--filesystem", filesystem])
+        let template = try CLI.template(in: work.path, image: grown, builder: #""disk_size": "512M""#,
+                                        provisioners: #"[{"type": "shell", "inline": ["df -k / | tail -1 | awk '{print \"size_kb=\" $2}'"]}]"#)
+        let result = try build(template)
+        expectSuccess(result)
+        let line = result.stdout.split(separator: "\n").first { $0.contains("size_kb=") }
+        let kilobytes = line.flatMap { Int($0.split(separator: "=").last ?? "") } ?? 0
+        #expect(kilobytes > 400_000, "df inside the chroot said: \(line ?? "nothing")")
+        let info = try ImageProbe.probe(path: work.file("output-test/packer-test.qcow2"))
+        #expect(info.virtualSize == 512 << 20)
+    }
+
+    @Test func fileProvisionerBothWays() throws {
+        let tree = work.file("tree")
+        try FileTree.makeDirectories("\(tree)/sub")
+        try writeFile("\(tree)/a.txt", "A\n")
+        try writeFile("\(tree)/sub/b.txt", "B\n")
+        try writeFile(work.file("single.txt"), "single\n", mode: 0o640)
+        let down = work.file("down")
+        let provisioners = #"""
+        [{"type": "file", "source": "\#(work.file("single.txt"))", "destination": "/opt/"},
+         {"type": "file", "source": "\#(tree)", "destination": "/srv"},
+         {"type": "file", "source": "\#(tree)/", "destination": "/data"},
+         {"type": "file", "content": "inline content\n", "destination": "/etc/inline.conf"},
+         {"type": "shell", "inline": ["ls -l /opt/single.txt | cut -c1-10 | sed 's/^/mode=/'", "cat /srv/tree/sub/b.txt /data/a.txt /etc/inline.conf"]},
+         {"type": "file", "direction": "download", "source": "/srv/tree/", "destination": "\#(down)/copy"},
+         {"type": "file", "direction": "download", "source": "/data/sub/b.txt", "destination": "\#(down)/"}]
+        """#
+        let result = try build(try CLI.template(in: work.path, image: image, provisioners: provisioners))
+        expectSuccess(result)
+        #expect(result.stdout.contains("mode=-rw-r-----"))
+        #expect(result.stdout.contains("B\n") || result.stdout.contains(": B"))
+        #expect(result.stdout.contains("inline content"))
+        #expect(try TextFileReader.read("\(down)/copy/a.txt") == "A\n")
+        #expect(try TextFileReader.read("\(down)/copy/sub/b.txt") == "B\n")
+        #expect(try TextFileReader.read("\(down)/b.txt") == "B\n")
+    }
+
+    @Test func aFailingProvisionerLeavesNothing() throws {
+        let before = try SHA256.file(image)
+        let template = try CLI.template(in: work.path, image: image,
+                                        provisioners: #"[{"type": "shell", "inline": ["echo about to fail", "exit 3"]}]"#)
+        let result = try build(template)
+        #expect(result.status == .exited(1))
+        #expect((result.stdout + result.stderr).contains("exit status 3"))
+        #expect(!HostPath.exists(work.file("output-test")))
+        #expect(CLI.leftovers(under: work.path).isEmpty, "\(CLI.leftovers(under: work.path))")
+        #expect(try SHA256.file(image) == before)
+    }
+
+    @Test func validExitCodesAccept() throws {
+        let template = try CLI.template(in: work.path, image: image,
+                                        provisioners: #"[{"type": "shell", "inline": ["exit 3"], "valid_exit_codes": [0, 3]}]"#)
+        expectSuccess(try build(template))
+    }
+}
+
+enum TextFileReader {
+    static func read(_ path: String) throws -> String {
+        let file = try FileDescriptor.open(path, O_RDONLY)
+        defer { try? file.close() }
+        return String(decoding: try file.read(count: 1 << 20), as: UTF8.self)
+    }
+}

@@ -1,0 +1,77 @@
+import Builder
+import NBDCore
+@testable import PackerRPC
+import Testing
+import TestSupport
+
+private final class RecordingUi: PluginUi {
+    var calls: [String] = []
+    func say(_ text: String) { calls.append("say \(text)") }
+    func message(_ text: String) { calls.append("message \(text)") }
+    func error(_ text: String) { calls.append("error \(text)") }
+    func machine(_ category: String, _ arguments: [String]) { calls.append("machine \(category)") }
+}
+
+@Suite struct QemuChrootPluginTests {
+    @Test func buildOutputLinesBecomeUiCalls() {
+        let ui = RecordingUi()
+        let output = PluginUiOutput.make(ui, buildName: "b")
+        output.say("attaching", target: "b")
+        output.message("detail", target: "b")
+        output.error("broken", target: "b")
+        output.say("run-wide", target: "")
+        #expect(ui.calls == ["say attaching", "message detail", "error broken", "message ==> run-wide"])
+    }
+
+    @Test func provisionDataHasPackersKeysAsStrings() {
+        let data = PluginBuild.provisionData(["Device": "/dev/loop3", "MountPath": "/mnt/x"])
+        #expect(data["Device"] == .string("/dev/loop3"))
+        #expect(data["MountPath"] == .string("/mnt/x"))
+        #expect(data["PackerHTTPAddr"] == .string("ERR_HTTP_ADDR_NOT_IMPLEMENTED_BY_BUILDER"))
+        #expect(data["ConnType"] == .string("chroot"))
+    }
+
+    @Test func prepareReportsEveryProblemAndDeclaresGeneratedVariables() {
+        let plugin = QemuChrootPlugin()
+        let bad = plugin.prepare([
+            .object(["format": "vmdk", "mount_partitoin": .float(2)]),
+            .object(["packer_build_name": "b", "packer_builder_type": "qemu-chroot", "packer_force": .bool(false)]),
+        ])
+        let message = bad.error ?? ""
+        #expect(message.contains("b.source_image: is required"))
+        #expect(message.contains("b.format: \"vmdk\" is not one of qcow2, raw"))
+        #expect(message.contains("did you mean \"mount_partition\""))
+        let directory = try! TemporaryDirectory()
+        let image = directory.file("source.raw")
+        _ = try! Command.run("/bin/touch", [image])
+        let good = plugin.prepare([.object(["source_image": .string(image)]), .nil])
+        #expect(good.error == nil, "\(good.error ?? "")")
+        #expect(good.generatedVariables == QemuChrootPlugin.generatedVariables)
+    }
+
+    @Test func userVariablesAndBuildNameAreRendered() throws {
+        let directory = try TemporaryDirectory()
+        let image = directory.file("source.raw")
+        try Command.check("/bin/touch", [image])
+        let prepared = try PreparedBuild(try PackerConfigs([
+            .object(["source_image": .string(image), "image_name": "{{user `name`}}-{{build_name}}.qcow2"]),
+            .object(["packer_user_variables": .object(["name": "web"]), "packer_build_name": "b1",
+                     "packer_template_path": "/srv/t/template.json", "packer_force": .bool(true)]),
+        ]))
+        #expect(prepared.config.imageName == "web-b1.qcow2")
+        #expect(prepared.name == "b1")
+        #expect(prepared.force)
+        #expect(prepared.context.templateDirectory == "/srv/t")
+    }
+
+    @Test func runWithoutRootSaysWhy() {
+        let plugin = QemuChrootPlugin(runBlocker: "needs root")
+        #expect(throws: (any Error).self) {
+            _ = try plugin.run(ui: RecordingUi(), hook: NoHook(), cancellation: .init())
+        }
+    }
+}
+
+private final class NoHook: ProvisionHook {
+    func provision(data: MsgPackValue, register: @escaping (RPCServer, MuxBroker) -> Void, cancellation: Cancellation) throws {}
+}

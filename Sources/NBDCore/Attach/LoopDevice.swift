@@ -67,6 +67,7 @@ public final class LoopDevice: @unchecked Sendable {
             do {
                 try device.ioctl("LOOP_CONFIGURE", cnbd_loop_configure, pointer: &config)
             } catch let error as SystemError where error.errno == EBUSY {
+                Log.debug("\(path) was taken by another process first; asking for another free index")
                 try? device.close()
                 continue
             } catch let error as SystemError where error.errno == EINVAL && config.info.lo_flags & cnbd_lo_flags_direct_io != 0 {

@@ -50,10 +50,10 @@ public struct StaleRunCleaner {
         for case .loop(let device, let backingFile, let offset) in resources {
             let ours = LoopDeviceTable.Entry(device: device, backingFile: backingFile, offset: offset)
             // An autoclear device whose last user just went (the unmount above) frees itself a moment later.
-            guard !Self.waitUntilFree(ours, seconds: dryRun ? 0 : 0.5) else { continue }
+            guard !LoopDeviceTable.waitUntilFree(ours, seconds: dryRun ? 0 : 0.5) else { continue }
             step("loop device \(device) (\(backingFile))") {
                 try LoopDevice.clear(device)
-                guard Self.waitUntilFree(ours, seconds: 5) else {
+                guard LoopDeviceTable.waitUntilFree(ours, seconds: 5) else {
                     throw AttachError("\(device) is still in use (mounted elsewhere?); it frees itself on its last close")
                 }
             }
@@ -98,16 +98,6 @@ public struct StaleRunCleaner {
             while ProcFS.isAlive(pid, startTime: startTime) && Monotonic.now < deadline { usleep(10_000) }
         }
         if ProcFS.isAlive(pid, startTime: startTime) { throw AttachError("process \(pid) survived SIGKILL") }
-    }
-
-    /// True once `loop` no longer has the recorded backing file and offset (free, or reused by another).
-    static func waitUntilFree(_ loop: LoopDeviceTable.Entry, seconds: Double) -> Bool {
-        let deadline = Monotonic.now + seconds
-        while LoopDeviceTable.entry(for: loop.device) == loop {
-            if Monotonic.now > deadline { return false }
-            usleep(10_000)
-        }
-        return true
     }
 
     /// Namespace inodes are reused once a namespace dies: one a live run now holds is not this run's.

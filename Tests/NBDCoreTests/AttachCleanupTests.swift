@@ -92,6 +92,9 @@ struct AttachCleanupTests {
                                    LedgerEntry(id: 1, state: .held, resource: .loop(
                                        device: device, backingFile: "/elsewhere.img", offset: fixture.partitionOffset))])
         let run = StaleRun(directory: "\(root)/\(record.runID)", record: record)
+        mkdir(root, 0o700)
+        mkdir(run.directory, 0o700)
+        try Command.check("touch", ["\(run.directory)/record.json"])
         var lines: [String] = []
         #expect(StaleRunCleaner { lines.append($0) }.clean(run))
         #expect(LoopDeviceTable.entry(for: device)?.backingFile == fixture.raw)

@@ -18,6 +18,14 @@ public struct StaleRunCleaner {
     @discardableResult
     public func clean(_ run: StaleRun) -> Bool {
         let record = run.record
+        // Two cleanups at once would race to kill and unmount the same things: the second one waits its turn.
+        guard let lock = try? FileDescriptor.open(run.directory, O_RDONLY | O_DIRECTORY) else { return true }
+        defer { try? lock.close() }
+        if flock(lock.rawValue, LOCK_EX | LOCK_NB) != 0 {
+            report("run \(record.runID) is being cleaned up by another process; skipped")
+            return true
+        }
+        guard access("\(run.directory)/record.json", F_OK) == 0 else { return true }
         var failures = 0
         func step(_ what: String, _ body: () throws -> Void) {
             if dryRun { report("would release \(what)"); return }

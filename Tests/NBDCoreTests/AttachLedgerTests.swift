@@ -87,6 +87,22 @@ import Testing
         #expect(access(root.file("notexport/record.json"), F_OK) == 0, "the record stays for another try")
     }
 
+    @Test func aRunBeingCleanedElsewhereIsSkipped() throws {
+        let root = try TemporaryDirectory("ledger")
+        try write(RunRecord(runID: "busy", ownerPID: 999_999_999, ownerStartTime: 1, startedAt: 0,
+                            mountNamespace: nil, entries: []), under: root.path)
+        let run = try #require(RunLedger.findStale(root: root.path).first)
+        let other = try FileDescriptor.open(run.directory, O_RDONLY | O_DIRECTORY)
+        #expect(flock(other.rawValue, LOCK_EX) == 0)
+        var lines: [String] = []
+        #expect(StaleRunCleaner { lines.append($0) }.clean(run))
+        #expect(lines == ["run busy is being cleaned up by another process; skipped"])
+        try other.close()
+        lines = []
+        #expect(StaleRunCleaner { lines.append($0) }.clean(run))
+        #expect(lines == ["removed the record of run busy"])
+    }
+
     private func readRecord(_ ledger: RunLedger) throws -> RunRecord {
         let text = try #require(ProcFS.readText(ledger.recordPath))
         return try JSONDecoder().decode(RunRecord.self, from: Data(text.utf8))

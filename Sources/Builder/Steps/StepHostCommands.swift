@@ -23,10 +23,9 @@ final class StepHostCommands: Step {
             let command = try Interpolation.render(template, context)
             let wrapped = try Interpolation.render(state.config.commandWrapper, context.with(fields: ["Command": command]))
             state.output.message("\(name)[\(index)]: \(wrapped)")
-            let result = try Command.run("/bin/sh", ["-c", wrapped])
-            for line in (result.stdout + result.stderr).split(separator: "\n") { state.output.message(String(line)) }
-            guard result.status.isSuccess else {
-                throw BuildError("\(name)[\(index)] \"\(wrapped)\" ended with \(result.status)")
+            let status = try HostShell.run(wrapped, log: state.output, cancellation: state.cancellation)
+            guard status.isSuccess else {
+                throw BuildError("\(name)[\(index)] \"\(wrapped)\" ended with \(status)")
             }
         }
     }

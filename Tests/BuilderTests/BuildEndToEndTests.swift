@@ -139,6 +139,22 @@ struct BuildEndToEndTests {
         #expect(info.virtualSize == 512 << 20)
     }
 
+    @Test(.enabled(if: Host.has("mkfs.xfs"), "needs mkfs.xfs")) func diskSizeGrowsAnXfsRoot() throws {
+        let fixture = try ImageFixtures.build(ImageSpec(table: .gpt(sectorSize: 512), diskMiB: 400, partitions: [
+            FixturePartition(1, startMiB: 1, sizeMiB: 398, type: "4f68bce3-e8cd-4db1-96e7-fbcaf984b709", filesystem: .xfs("root")),
+        ], format: .qcow2))
+        // No userland in this image: the size is read from the host after the growth step.
+        let template = try CLI.template(in: work.path, image: fixture.image, builder: #"""
+            "disk_size": "1G", "chroot_mounts": [], "copy_files": [],
+            "post_mount_commands": ["df -k {{.MountPath}} | tail -1 | awk '{print \"size_kb=\" $2}'"]
+            """#)
+        let result = try build(template)
+        expectSuccess(result)
+        let line = result.stdout.split(separator: "\n").first { $0.contains("size_kb=") && !$0.contains("awk") }
+        let kilobytes = line.flatMap { Int($0.split(separator: "=").last ?? "") } ?? 0
+        #expect(kilobytes > 900_000, "df said: \(line ?? "nothing")")
+    }
+
     @Test func fileProvisionerBothWays() throws {
         let tree = work.file("tree")
         try FileTree.makeDirectories("\(tree)/sub")

@@ -1,0 +1,154 @@
+import Builder
+import Glibc
+import NBDCore
+@testable import PackerRPC
+import Testing
+import TestSupport
+
+/// `packer build` with Debian's packer 1.6.6 and our plugin, on a sample image (root: attach + mount).
+/// Why `packer build` tests cannot run here, or nil.
+let packerBuildMissing: String? = PackerHarness.missing
+    ?? Host.missing(programs: ["qemu-img", "mkfs.ext4", "debugfs"], root: true, loop: true)
+
+@Suite(.enabled(if: packerBuildMissing == nil, "\(packerBuildMissing ?? "")"), .serialized, .timeLimit(.minutes(10)))
+struct PackerBuildTests {
+
+    /// A sample image, host files for the provisioners, and a template using them.
+    private final class Fixture {
+        let harness: PackerHarness
+        let image: String
+
+        init() throws {
+            harness = try PackerHarness()
+            image = harness.directory.file("source.qcow2")
+            try SampleImage.make(at: image, options: SampleImage.Options())
+            _ = try harness.write("script.sh", "#!/bin/sh\necho script-ran-$FOO > /root/script.txt\necho script-stdout-marker\n")
+            _ = try harness.write("upload.txt", "uploaded file\n")
+            mkdir(harness.directory.file("tree"), 0o755)
+            mkdir(harness.directory.file("tree/sub"), 0o755)
+            _ = try harness.write("tree/a.txt", "a\n")
+            _ = try harness.write("tree/sub/b.txt", "b\n")
+        }
+
+        var output: String { harness.directory.file("output/image.qcow2") }
+
+        func jsonTemplate(inline: [String]? = nil) throws -> String {
+            let commands = inline ?? ["echo inline-$FOO > /root/inline.txt", "echo inline-stdout-marker"]
+            let quoted = commands.map { "\"\($0)\"" }.joined(separator: ", ")
+            return try harness.write("template.json", """
+            {"builders": [{"type": "qemu-chroot", "source_image": "\(image)", "output_directory": "output",
+                           "image_name": "image.qcow2"}],
+             "provisioners": [
+               {"type": "shell", "inline": [\(quoted)], "environment_vars": ["FOO=bar"]},
+               {"type": "shell", "script": "script.sh", "environment_vars": ["FOO=baz"]},
+               {"type": "file", "source": "upload.txt", "destination": "/root/uploaded.txt"},
+               {"type": "file", "source": "tree/", "destination": "/opt/tree"},
+               {"type": "file", "direction": "download", "source": "/root/inline.txt", "destination": "downloaded.txt"}
+             ]}
+            """)
+        }
+
+        func hclTemplate() throws -> String {
+            try harness.write("template.pkr.hcl", """
+            source "qemu-chroot" "hcl" {
+              source_image     = "\(image)"
+              output_directory = "output"
+              image_name       = "image.qcow2"
+            }
+            build {
+              sources = ["source.qemu-chroot.hcl"]
+              provisioner "shell" {
+                inline           = ["echo inline-$FOO > /root/inline.txt", "echo inline-stdout-marker"]
+                environment_vars = ["FOO=bar"]
+              }
+              provisioner "file" {
+                source      = "upload.txt"
+                destination = "/root/uploaded.txt"
+              }
+            }
+            """)
+        }
+    }
+
+    @Test func jsonTemplateBuildsWithShellAndFileProvisioners() throws {
+        let fixture = try Fixture()
+        let result = try fixture.harness.packer(["build", try fixture.jsonTemplate()])
+        let log = result.stdout + result.stderr
+        #expect(result.status == .exited(0), "\(log)")
+        #expect(log.contains("inline-stdout-marker"))
+        #expect(log.contains("script-stdout-marker"))
+        let files = try ImageFiles(fixture.output)
+        let inline = try files.read("/root/inline.txt")
+        #expect(inline == "inline-bar\n", "\(String(describing: inline))")
+        #expect(try files.read("/root/script.txt") == "script-ran-baz\n")
+        #expect(try files.read("/root/uploaded.txt") == "uploaded file\n")
+        #expect(try files.read("/opt/tree/a.txt") == "a\n")
+        #expect(try files.read("/opt/tree/sub/b.txt") == "b\n")
+        let downloaded = try FileDescriptor.open(fixture.harness.directory.file("downloaded.txt"), O_RDONLY).read(count: 100)
+        #expect(String(decoding: downloaded, as: UTF8.self) == "inline-bar\n")
+        #expect(PackerBuildTests.leftovers(fixture.harness.directory.path) == [])
+    }
+
+    @Test func hcl2TemplateBuilds() throws {
+        let fixture = try Fixture()
+        let result = try fixture.harness.packer(["build", try fixture.hclTemplate()])
+        let log = result.stdout + result.stderr
+        #expect(result.status == .exited(0), "\(log)")
+        #expect(log.contains("inline-stdout-marker"))
+        let files = try ImageFiles(fixture.output)
+        #expect(try files.read("/root/inline.txt") == "inline-bar\n")
+        #expect(try files.read("/root/uploaded.txt") == "uploaded file\n")
+    }
+
+    @Test func ctrlCCancelsAndCleansUp() throws {
+        let fixture = try Fixture()
+        let template = try fixture.jsonTemplate(inline: ["echo long-command-started", "sleep 600"])
+        let logPath = fixture.harness.directory.file("packer.log")
+        let log = try FileDescriptor.open(logPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        var options = SpawnOptions()
+        options.stdout = log.rawValue
+        options.stderr = log.rawValue
+        options.directory = fixture.harness.directory.path
+        options.newProcessGroup = true
+        let packer = try ChildProcess.spawn(try ExecutableLookup.resolve("packer"), ["build", template],
+                                            environment: fixture.harness.environment, options: options)
+        defer { _ = packer.terminate(grace: 5) }
+        let deadline = Monotonic.now + 120
+        while Monotonic.now < deadline, !(Self.text(logPath).contains("long-command-started")), packer.poll() == nil {
+            usleep(100_000)
+        }
+        #expect(Self.text(logPath).contains("long-command-started"))
+        kill(-packer.pid, SIGINT) // Ctrl-C reaches the whole process group
+        var status: NBDCore.ExitStatus?
+        let waitUntil = Monotonic.now + 120
+        while status == nil, Monotonic.now < waitUntil { status = packer.poll(); usleep(100_000) }
+        let output = Self.text(logPath)
+        #expect(status != nil && status != .exited(0), "\(output)")
+        #expect(output.contains("errored after") && output.contains("build was cancelled"), "\(output)")
+        #expect(output.contains("Cleanly cancelled builds after being interrupted"), "\(output)")
+        #expect(!HostPath.exists(fixture.output))
+        #expect(PackerBuildTests.leftovers(fixture.harness.directory.path) == [])
+    }
+
+    static func text(_ path: String) -> String {
+        guard let fd = try? FileDescriptor.open(path, O_RDONLY), let bytes = try? fd.read(count: 1 << 20) else { return "" }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// What a run could leave behind that involves `directory`: loop devices backed by files in it,
+    /// processes (qemu-storage-daemon, the plugin) naming it, mounts under it.
+    static func leftovers(_ directory: String) -> [String] {
+        var found: [String] = []
+        for entry in (try? FileTree.entries("/sys/block")) ?? [] where entry.hasPrefix("loop") {
+            let backing = text("/sys/block/\(entry)/loop/backing_file")
+            if backing.contains(directory) { found.append("\(entry): \(backing)") }
+        }
+        for pid in ProcFS.pids() where pid != getpid() {
+            if let commandLine = ProcFS.readText("/proc/\(pid)/cmdline"), commandLine.contains(directory) {
+                found.append("process \(pid): \(commandLine.split(separator: "\0").joined(separator: " "))")
+            }
+        }
+        if text("/proc/self/mountinfo").contains(directory) { found.append("a mount under \(directory)") }
+        return found
+    }
+}

@@ -100,6 +100,25 @@ struct PackerBuildTests {
         #expect(try files.read("/root/uploaded.txt") == "uploaded file\n")
     }
 
+    @Test func packerAndStandaloneBuildsProvisionTheSameContent() throws {
+        let fixture = try Fixture()
+        let cli = try #require(PackerHarness.sibling("qemu-chroot"), "the qemu-chroot product is not built")
+        let template = try fixture.jsonTemplate()
+        let viaPacker = try fixture.harness.packer(["build", template])
+        #expect(viaPacker.status == .exited(0), "\(viaPacker.stdout)\(viaPacker.stderr)")
+        let packerImage = fixture.harness.directory.file("packer.qcow2")
+        #expect(rename(fixture.output, packerImage) == 0)
+        let standalone = try Command.run(cli, ["build", "-force", template], environment: fixture.harness.environment,
+                                         directory: fixture.harness.directory.path)
+        #expect(standalone.status == .exited(0), "\(standalone.stdout)\(standalone.stderr)")
+        let (a, b) = (try ImageFiles(packerImage), try ImageFiles(fixture.output))
+        for path in ["/root/inline.txt", "/root/script.txt", "/root/uploaded.txt", "/opt/tree/a.txt", "/opt/tree/sub/b.txt",
+                     "/etc/resolv.conf", "/etc/passwd"] {
+            let (x, y) = (try a.read(path), try b.read(path))
+            #expect(x != nil && x == y, "\(path): \(String(describing: x)) vs \(String(describing: y))")
+        }
+    }
+
     @Test func ctrlCCancelsAndCleansUp() throws {
         let fixture = try Fixture()
         let template = try fixture.jsonTemplate(inline: ["echo long-command-started", "sleep 600"])

@@ -119,6 +119,23 @@ struct PackerBuildTests {
         }
     }
 
+    @Test func postProcessorsSeeGeneratedDataAndCanDestroyTheImage() throws {
+        let fixture = try Fixture()
+        let template = try fixture.harness.write("pp.json", """
+        {"builders": [{"type": "qemu-chroot", "source_image": "\(fixture.image)", "output_directory": "output",
+                       "image_name": "image.qcow2"}],
+         "post-processors": [[
+           {"type": "shell-local", "inline": ["echo pp-device={{build `Device`}} pp-image={{build `ImageName`}}"]},
+           {"type": "artifice", "files": ["upload.txt"], "keep_input_artifact": false}
+         ]]}
+        """)
+        let result = try fixture.harness.packer(["build", template])
+        let log = result.stdout + result.stderr
+        #expect(result.status == .exited(0), "\(log)")
+        #expect(log.contains("pp-device=/dev/") && log.contains("pp-image=image.qcow2"), "\(log)")
+        #expect(!HostPath.exists(fixture.output), "Artifact.Destroy removes the discarded image")
+    }
+
     @Test func ctrlCCancelsAndCleansUp() throws {
         let fixture = try Fixture()
         let template = try fixture.jsonTemplate(inline: ["echo long-command-started", "sleep 600"])

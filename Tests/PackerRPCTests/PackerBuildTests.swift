@@ -166,6 +166,41 @@ struct PackerBuildTests {
         #expect(PackerBuildTests.leftovers(fixture.harness.directory.path) == [])
     }
 
+    @Test func packerKilledMidBuildLeavesNothingBehind() throws {
+        let fixture = try Fixture()
+        let template = try fixture.jsonTemplate(inline: ["echo long-command-started", "sleep 600"])
+        let logPath = fixture.harness.directory.file("packer.log")
+        let log = try FileDescriptor.open(logPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        var options = SpawnOptions()
+        options.stdout = log.rawValue
+        options.stderr = log.rawValue
+        options.directory = fixture.harness.directory.path
+        options.newProcessGroup = true
+        let packer = try ChildProcess.spawn(try ExecutableLookup.resolve("packer"), ["build", template],
+                                            environment: fixture.harness.environment, options: options)
+        defer { _ = packer.terminate(grace: 5) }
+        let deadline = Monotonic.now + 120
+        while Monotonic.now < deadline, !(Self.text(logPath).contains("long-command-started")), packer.poll() == nil {
+            usleep(100_000)
+        }
+        #expect(Self.text(logPath).contains("long-command-started"))
+        // SIGKILL every packer process of the group (panicwrap parent, packer, its provisioner plugins),
+        // but not our plugin: it must notice the lost connection, cancel and clean up on its own.
+        let group = ProcFS.pids().filter { getpgid($0) == packer.pid }
+        let plugin = group.filter { (ProcFS.readText("/proc/\($0)/cmdline") ?? "").contains("packer-builder-qemu-chroot") }
+        #expect(plugin.count == 1)
+        for pid in group where !plugin.contains(pid) { kill(pid, SIGKILL) }
+        let gone = Monotonic.now + 60
+        while Monotonic.now < gone, plugin.contains(where: { kill($0, 0) == 0 && !Self.isZombie($0) }) { usleep(100_000) }
+        #expect(!plugin.contains(where: { kill($0, 0) == 0 && !Self.isZombie($0) }), "the plugin did not exit")
+        #expect(!HostPath.exists(fixture.output))
+        #expect(PackerBuildTests.leftovers(fixture.harness.directory.path) == [])
+    }
+
+    static func isZombie(_ pid: pid_t) -> Bool {
+        (ProcFS.readText("/proc/\(pid)/stat") ?? "").contains(") Z ")
+    }
+
     static func text(_ path: String) -> String {
         guard let fd = try? FileDescriptor.open(path, O_RDONLY), let bytes = try? fd.read(count: 1 << 20) else { return "" }
         return String(decoding: bytes, as: UTF8.self)

@@ -72,6 +72,20 @@ struct PackerValidateTests {
         #expect(result.status == .exited(0), "\(result.stdout)\(result.stderr)")
     }
 
+    @Test func tcpHandshakeWhenNoUnixSocketCanBeMade() throws {
+        let harness = try PackerHarness()
+        // A TMPDIR longer than a unix socket path may be: the plugin falls back to TCP on 127.0.0.1.
+        let longTemp = harness.directory.file(String(repeating: "t", count: 120))
+        #expect(mkdir(longTemp, 0o700) == 0)
+        let bad = try harness.write("bad.json", #"{"builders": [{"type": "qemu-chroot"}]}"#)
+        var environment = harness.environment
+        environment["TMPDIR"] = longTemp
+        let result = try Command.run(try ExecutableLookup.resolve("packer"), ["validate", bad], environment: environment,
+                                     directory: harness.directory.path)
+        let output = result.stdout + result.stderr
+        #expect(output.contains("source_image: is required"), "\(output)")
+    }
+
     @Test func modernLaunchPrintsTheFourFieldLine() throws {
         let binary = try #require(PackerHarness.pluginBinary)
         let directory = try TemporaryDirectory()

@@ -104,6 +104,11 @@ struct PackerValidateTests {
             line = String(decoding: (try? FileDescriptor.open(stdoutPath, O_RDONLY).read(count: 4096)) ?? [], as: UTF8.self)
         }
         #expect(line.hasPrefix("5|0|unix|/") && line.hasSuffix("/plugin.sock\n"), "\(line)")
+        // Killed before Packer connected, the plugin cannot remove its socket directory itself.
+        _ = plugin.terminate(grace: 1)
+        if let socket = line.split(separator: "|").last?.dropLast(), socket.hasSuffix("/plugin.sock") {
+            try Command.check("/bin/rm", ["-rf", String(socket.dropLast("/plugin.sock".count))])
+        }
     }
 
     @Test func startedByHandPrintsPackersMessage() throws {

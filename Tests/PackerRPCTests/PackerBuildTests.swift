@@ -138,21 +138,8 @@ struct PackerBuildTests {
 
     @Test func ctrlCCancelsAndCleansUp() throws {
         let fixture = try Fixture()
-        let template = try fixture.jsonTemplate(inline: ["echo long-command-started", "sleep 600"])
-        let logPath = fixture.harness.directory.file("packer.log")
-        let log = try FileDescriptor.open(logPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
-        var options = SpawnOptions()
-        options.stdout = log.rawValue
-        options.stderr = log.rawValue
-        options.directory = fixture.harness.directory.path
-        options.newProcessGroup = true
-        let packer = try ChildProcess.spawn(try ExecutableLookup.resolve("packer"), ["build", template],
-                                            environment: fixture.harness.environment, options: options)
+        let (packer, logPath) = try Self.startLongBuild(fixture)
         defer { _ = packer.terminate(grace: 5) }
-        let deadline = Monotonic.now + 120
-        while Monotonic.now < deadline, !(Self.text(logPath).contains("long-command-started")), packer.poll() == nil {
-            usleep(100_000)
-        }
         #expect(Self.text(logPath).contains("long-command-started"))
         kill(-packer.pid, SIGINT) // Ctrl-C reaches the whole process group
         var status: NBDCore.ExitStatus?
@@ -168,21 +155,8 @@ struct PackerBuildTests {
 
     @Test func packerKilledMidBuildLeavesNothingBehind() throws {
         let fixture = try Fixture()
-        let template = try fixture.jsonTemplate(inline: ["echo long-command-started", "sleep 600"])
-        let logPath = fixture.harness.directory.file("packer.log")
-        let log = try FileDescriptor.open(logPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
-        var options = SpawnOptions()
-        options.stdout = log.rawValue
-        options.stderr = log.rawValue
-        options.directory = fixture.harness.directory.path
-        options.newProcessGroup = true
-        let packer = try ChildProcess.spawn(try ExecutableLookup.resolve("packer"), ["build", template],
-                                            environment: fixture.harness.environment, options: options)
+        let (packer, logPath) = try Self.startLongBuild(fixture)
         defer { _ = packer.terminate(grace: 5) }
-        let deadline = Monotonic.now + 120
-        while Monotonic.now < deadline, !(Self.text(logPath).contains("long-command-started")), packer.poll() == nil {
-            usleep(100_000)
-        }
         #expect(Self.text(logPath).contains("long-command-started"))
         // SIGKILL every packer process of the group (panicwrap parent, packer, its provisioner plugins),
         // but not our plugin: it must notice the lost connection, cancel and clean up on its own.
@@ -195,6 +169,26 @@ struct PackerBuildTests {
         #expect(!plugin.contains(where: { kill($0, 0) == 0 && !Self.isZombie($0) }), "the plugin did not exit")
         #expect(!HostPath.exists(fixture.output))
         #expect(PackerBuildTests.leftovers(fixture.harness.directory.path) == [])
+    }
+
+    /// `packer build` in its own process group (as in a terminal), returned once its long provisioning
+    /// command runs; its output goes to the returned log file.
+    private static func startLongBuild(_ fixture: Fixture) throws -> (ChildProcess, String) {
+        let template = try fixture.jsonTemplate(inline: ["echo long-command-started", "sleep 600"])
+        let logPath = fixture.harness.directory.file("packer.log")
+        let log = try FileDescriptor.open(logPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        var options = SpawnOptions()
+        options.stdout = log.rawValue
+        options.stderr = log.rawValue
+        options.directory = fixture.harness.directory.path
+        options.newProcessGroup = true
+        let packer = try ChildProcess.spawn(try ExecutableLookup.resolve("packer"), ["build", template],
+                                            environment: fixture.harness.environment, options: options)
+        let deadline = Monotonic.now + 120
+        while Monotonic.now < deadline, !text(logPath).contains("long-command-started"), packer.poll() == nil {
+            usleep(100_000)
+        }
+        return (packer, logPath)
     }
 
     static func isZombie(_ pid: pid_t) -> Bool {

@@ -68,7 +68,7 @@ private struct ShellRun {
             ledger = nil
         }
         defer { ledger?.finish() }
-        let request = AttachRequest(image: command.image, format: info.format.rawValue, readOnly: command.readOnly,
+        let request = AttachRequest(image: command.image, format: info.format, readOnly: command.readOnly,
                                     mode: command.attach)
         let attached = try clock.measure("attach") { try Attacher.attach(request, ledger: ledger) }
         var result: Result<ExitStatus, Error>

@@ -86,6 +86,32 @@ import TestSupport
     }
 }
 
+extension ChrootShellTests {
+    @Test(.enabled(if: requirements == nil, "\(requirements ?? "")"), .timeLimit(.minutes(1)))
+    func sigtermCancelsTheCommandAndCleansUpEverything() throws {
+        let disk = try BusyboxDisk()
+        let mountsBefore = hostMounts()
+        let runsBefore = RunLedger.findAll().map(\.runID)
+        var options = SpawnOptions()
+        options.deathSignal = SIGKILL
+        let child = try ChildProcess.spawn(QemuChrootBinary.path!, ["shell", disk.path, "--", "sh", "-c", "sleep 30; true"],
+                                           options: options)
+        defer { child.terminate(grace: 0) }
+        #expect(waitForChrootCommand(of: child.pid), "the chroot command never started")
+        let start = Monotonic.now
+        child.signal(SIGTERM)
+        #expect(child.wait() == .exited(128 + SIGTERM))
+        #expect(Monotonic.now - start < 5, "cancelling took \(Monotonic.now - start) s")
+        #expect(hostMounts() == mountsBefore)
+        #expect(RunLedger.findAll().map(\.runID) == runsBefore, "the cancelled run left a record behind")
+        let loops = try Command.check(try ExecutableLookup.resolve("losetup"), ["-a"])
+        #expect(!loops.contains(disk.directory.path), "the cancelled run left a loop device")
+        let daemons = try Command.check("/bin/ps", ["-eo", "args"])
+        #expect(!daemons.contains(disk.path), "the cancelled run left qemu-storage-daemon running")
+        #expect(try Command.run(try ExecutableLookup.resolve("qemu-img"), ["check", disk.path]).status == .exited(0))
+    }
+}
+
 /// The host's /proc/mounts lines (the test process stays in the host namespace).
 func hostMounts() -> [String] {
     ((try? read("/proc/mounts")) ?? "").split(separator: "\n").map(String.init)

@@ -66,12 +66,8 @@ import TestSupport
     func killNineLeavesNoHostMount() throws {
         let disk = try BusyboxDisk()
         let mountsBefore = hostMounts()
-        var options = SpawnOptions()
-        options.deathSignal = SIGKILL
-        let child = try ChildProcess.spawn(QemuChrootBinary.path!, ["shell", disk.path, "--", "sh", "-c", "sleep 30; true"],
-                                           options: options)
+        let child = try startSleepingShell(disk)
         defer { child.terminate(grace: 0) }
-        #expect(waitForChrootCommand(of: child.pid), "the chroot command never started")
         #expect(hostMounts() == mountsBefore, "a mount of the running shell is visible on the host")
         child.signal(SIGKILL)
         #expect(child.wait() == .signaled(SIGKILL))
@@ -92,12 +88,8 @@ extension ChrootShellTests {
         let disk = try BusyboxDisk()
         let mountsBefore = hostMounts()
         let runsBefore = RunLedger.findAll().map(\.runID)
-        var options = SpawnOptions()
-        options.deathSignal = SIGKILL
-        let child = try ChildProcess.spawn(QemuChrootBinary.path!, ["shell", disk.path, "--", "sh", "-c", "sleep 30; true"],
-                                           options: options)
+        let child = try startSleepingShell(disk)
         defer { child.terminate(grace: 0) }
-        #expect(waitForChrootCommand(of: child.pid), "the chroot command never started")
         let start = Monotonic.now
         child.signal(SIGTERM)
         #expect(child.wait() == .exited(128 + SIGTERM))
@@ -115,6 +107,16 @@ extension ChrootShellTests {
 /// The host's /proc/mounts lines (the test process stays in the host namespace).
 func hostMounts() -> [String] {
     ((try? read("/proc/mounts")) ?? "").split(separator: "\n").map(String.init)
+}
+
+/// `qemu-chroot shell DISK -- sh -c 'sleep 30; true'`, returned once the chroot command runs.
+private func startSleepingShell(_ disk: BusyboxDisk) throws -> ChildProcess {
+    var options = SpawnOptions()
+    options.deathSignal = SIGKILL
+    let child = try ChildProcess.spawn(QemuChrootBinary.path!, ["shell", disk.path, "--", "sh", "-c", "sleep 30; true"],
+                                       options: options)
+    #expect(waitForChrootCommand(of: child.pid), "the chroot command never started")
+    return child
 }
 
 /// Waits until `parent` has a child running the chroot command (busybox sh or sleep).

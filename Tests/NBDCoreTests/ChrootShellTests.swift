@@ -104,6 +104,23 @@ extension ChrootShellTests {
     }
 }
 
+extension ChrootShellTests {
+    /// Without a command: an interactive shell on a real pseudo-terminal (script(1)). ^C must reach the
+    /// command in the chroot (it owns the terminal's foreground), not qemu-chroot.
+    @Test(.enabled(if: requirements == nil && Host.has("script"), "\(requirements ?? "needs script (util-linux)")"),
+          .timeLimit(.minutes(1)))
+    func interactiveShellOwnsTheTerminal() throws {
+        let disk = try BusyboxDisk()
+        let typing = "sleep 1.5; printf 'sleep 20\\n'; sleep 1; printf '\\003'; sleep 0.5; "
+            + "printf 'echo after-$((1+1)); exit 4\\n'; sleep 1"
+        let start = Monotonic.now
+        let result = try Command.run("/bin/sh", ["-c", "(\(typing)) | script -qec \"\(QemuChrootBinary.path!) shell \(disk.path)\" /dev/null"])
+        #expect(result.status == .exited(4), "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains("after-2"))
+        #expect(Monotonic.now - start < 15, "^C did not interrupt the sleep")
+    }
+}
+
 /// The host's /proc/mounts lines (the test process stays in the host namespace).
 func hostMounts() -> [String] {
     ((try? read("/proc/mounts")) ?? "").split(separator: "\n").map(String.init)

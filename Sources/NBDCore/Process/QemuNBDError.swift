@@ -7,6 +7,8 @@ public enum QemuNBDError: Error, CustomStringConvertible, Equatable {
     case notListening(image: String, seconds: Double, stderr: String)
     /// It had to be killed, so it may not have flushed the image.
     case killedOnStop(image: String, status: ExitStatus)
+    /// It ended on its own with a failure while it was serving.
+    case endedEarly(image: String, status: ExitStatus, stderr: String)
 
     public var description: String {
         switch self {
@@ -18,6 +20,8 @@ public enum QemuNBDError: Error, CustomStringConvertible, Equatable {
             return "qemu-nbd for \(image) ended with \(status) before it listened" + QemuNBDError.quote(stderr)
         case .notListening(let image, let seconds, let stderr):
             return "qemu-nbd for \(image) was not listening after \(seconds) s and was stopped" + QemuNBDError.quote(stderr)
+        case .endedEarly(let image, let status, let stderr):
+            return "qemu-nbd for \(image) ended with \(status) while serving; the image may lack writes" + QemuNBDError.quote(stderr)
         case .killedOnStop(let image, let status):
             return "qemu-nbd for \(image) did not stop after SIGTERM and was killed (\(status)); its last writes may not be flushed"
         }

@@ -38,7 +38,8 @@ public struct QemuNBDOptions: Sendable {
 
     /// Checks combinations qemu-nbd 7.2 would reject with a less helpful message.
     func validate() throws {
-        if format.isEmpty || format.contains(",") {
+        let nameCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+        if format.isEmpty || !format.allSatisfy(nameCharacters.contains) {
             throw QemuNBDError.invalidOptions("the image format '\(format)' is not a qemu format name (use qcow2 or raw)")
         }
         if shared < 0 { throw QemuNBDError.invalidOptions("shared must be 0 (unlimited) or a positive number of clients") }
@@ -61,8 +62,9 @@ public struct QemuNBDOptions: Sendable {
         if let aio { args.append("--aio=\(aio.rawValue)") }
         if let discard { args.append("--discard=\(discard.rawValue)") }
         if let detectZeroes { args.append("--detect-zeroes=\(detectZeroes.rawValue)") }
-        // "--" so an image path starting with "-" is not read as an option.
-        args += ["--", image]
+        // "--" so an image path starting with "-" is not read as an option; "./" so a relative name with a colon
+        // ("nbd:x", "json:{...}") is not taken for a qemu protocol prefix.
+        args += ["--", image.hasPrefix("/") ? image : "./" + image]
         return args
     }
 }

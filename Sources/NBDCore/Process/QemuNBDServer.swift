@@ -57,18 +57,25 @@ public final class QemuNBDServer: @unchecked Sendable {
     public var stderrText: String { QemuNBDServer.tail(of: "\(directory)/qemu-nbd.stderr") }
 
     /// SIGTERM, then wait up to `options.stopGrace` for qemu-nbd to flush and exit, then SIGKILL; removes the
-    /// socket directory. Throws only if it had to be killed. Safe to call again.
+    /// socket directory. Throws if it had to be killed, or if it had already ended with a failure (either way
+    /// the image may lack writes). Safe to call again.
     public func stop() throws {
         let first: Bool = lock.withLock {
             defer { stopped = true }
             return !stopped
         }
         guard first else { return }
-        let wasRunning = child.poll() == nil
+        let earlier = child.poll()
+        let start = Monotonic.now
         let status = child.terminate(grace: options.stopGrace)
+        // SIGKILL before the grace ran out came from elsewhere: qemu-nbd died on its own.
+        let escalated = earlier == nil && status == .signaled(SIGKILL) && Monotonic.now - start >= options.stopGrace
+        let stderr = stderrText
         QemuNBDServer.removeDirectory(directory)
-        if wasRunning && status == .signaled(SIGKILL) {
-            throw QemuNBDError.killedOnStop(image: image, status: status)
+        if escalated { throw QemuNBDError.killedOnStop(image: image, status: status) }
+        let ended = earlier ?? status
+        if !ended.isSuccess && ended != .signaled(SIGTERM) {
+            throw QemuNBDError.endedEarly(image: image, status: ended, stderr: stderr)
         }
     }
 

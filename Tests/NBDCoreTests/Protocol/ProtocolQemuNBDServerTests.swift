@@ -1,5 +1,5 @@
 import Glibc
-import NBDCore
+@testable import NBDCore
 import Testing
 import TestSupport
 
@@ -36,11 +36,29 @@ struct ProtocolQemuNBDServerTests {
         }
     }
 
+    @Test(.timeLimit(.minutes(1))) func stopReportsAServerThatDiedWhileServing() throws {
+        let dir = try TemporaryDirectory()
+        let server = try ProtocolFixture.serve(try ProtocolFixture.makeImage(dir))
+        kill(server.pid, SIGKILL)
+        let error = #expect(throws: QemuNBDError.self) { try server.stop() }
+        #expect(error?.description.contains("while serving") == true)
+        #expect(access(server.directory, F_OK) == -1)
+    }
+
     @Test func rejectsOptionCombinationsQemuWouldRefuse() throws {
         let dir = try TemporaryDirectory()
         let image = try ProtocolFixture.makeImage(dir)
         #expect(throws: QemuNBDError.self) { try ProtocolFixture.serve(image) { $0.aio = .native } }
         #expect(throws: QemuNBDError.self) { try ProtocolFixture.serve(image) { $0.detectZeroes = .unmap } }
+        #expect(throws: QemuNBDError.self) { try ProtocolFixture.serve(image, format: "qcow2,file.driver=nbd") }
+    }
+
+    @Test func imagePathIsNeverAnOptionOrAProtocol() {
+        // qemu-nbd reads "nbd:x.qcow2" as an NBD address and "json:{...}" as JSON options.
+        let options = QemuNBDOptions(format: "raw")
+        #expect(options.arguments(image: "nbd:x.qcow2", socket: "/s").suffix(2) == ["--", "./nbd:x.qcow2"])
+        #expect(options.arguments(image: "-x.raw", socket: "/s").suffix(2) == ["--", "./-x.raw"])
+        #expect(options.arguments(image: "/images/a:b.qcow2", socket: "/s").suffix(2) == ["--", "/images/a:b.qcow2"])
     }
 
     @Test(.timeLimit(.minutes(1))) func passesEveryOptionQemuAccepts() throws {

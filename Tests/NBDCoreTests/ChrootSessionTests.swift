@@ -118,6 +118,22 @@ extension ChrootSessionTests {
     }
 }
 
+extension ChrootSessionTests {
+    @Test(.enabled(if: BusyboxImage.requirements == nil, "\(BusyboxImage.requirements ?? "")"), .timeLimit(.minutes(1)))
+    func imageWithoutAShellGetsAClearError() throws {
+        let image = try BusyboxImage { seed in unlink("\(seed)/bin/sh") }
+        let error = try inPrivateMountNamespace { () throws -> ChrootCommandError? in
+            let session = try ChrootSession(device: image.device, fstype: "ext4", mountPath: image.mountPath)
+            defer { try? session.unmountAll() }
+            do { _ = try session.run("true", stdout: .discard, stderr: .discard) } catch let error as ChrootCommandError {
+                return error
+            }
+            return nil
+        }
+        #expect(error?.description.contains("needs a working /bin/sh") == true)
+    }
+}
+
 /// Whether `pid` is gone (or a zombie) within two seconds.
 func waitUntilGone(_ pid: pid_t) -> Bool {
     for _ in 0..<200 {

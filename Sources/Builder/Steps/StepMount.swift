@@ -11,13 +11,10 @@ final class StepMount: Step {
         guard let volume = state.volume else { throw BuildError("no volume to mount") }
         let context = state.definition.context.with(fields: ["Device": PathName.base(state.rootDevice), "RunID": state.runID])
         state.mountPath = try Interpolation.render(config.mountPath, context)
-        let mounts = try (config.chrootMounts ?? []).map {
-            try ChrootMount(list: [$0.fstype, $0.source, $0.target] + $0.options)
-        }
         state.output.debug("mounting \(state.rootDevice) (\(volume.mountType)) at \(state.mountPath)")
         state.session = try ChrootSession(device: state.rootDevice, fstype: volume.mountType, mountPath: state.mountPath,
                                           mountOptions: config.mountOptions,
-                                          chrootMounts: config.chrootMounts == nil ? ChrootMount.defaults : mounts)
+                                          chrootMounts: config.chrootMounts ?? ChrootMount.defaults)
     }
 
     func cleanup(_ state: BuildState) throws {

@@ -20,6 +20,27 @@ if "$QC" shell --help 2>/dev/null | grep -q -- --attach; then
     echo "in-guest: qemu-chroot shell --attach $mode wrote and read back /root/x"
     touch "$VMTEST_WORK/shell-$mode.ran"
   done
+  # No shelling out on the nbd path: no mount, umount, chroot, losetup, partx, nbd-client or qemu-nbd --connect.
+  strace -f -qq -e trace=execve -o /tmp/execve.txt "$QC" shell --attach nbd --read-only "$VMTEST_WORK/gpt-shell-nbd.qcow2" -- true
+  if grep -E 'execve\("[^"]*/(mount|umount|chroot|losetup|partx|partprobe|nbd-client|blockdev)"|qemu-nbd".*"(-c|--connect)' /tmp/execve.txt; then
+    echo "in-guest: shell --attach nbd ran a forbidden program (above)"; exit 1
+  fi
+  echo "in-guest: strace execve of shell --attach nbd: $(grep -o 'execve("[^"]*"' /tmp/execve.txt | sort -u | tr '\n' ' ')"
+  # kill -9 mid-command: the device frees itself (DISCONNECT_ON_CLOSE / DO_IT interrupted), no cleanup needed.
+  for mode in nbd nbd-ioctl; do
+    "$QC" shell --attach $mode --read-only "$VMTEST_WORK/gpt-shell-$mode.qcow2" -- sleep 60 &
+    pid=$!
+    n=0; until grep -qs '/dev/nbd' /proc/$pid/mountinfo || [ $n -ge 300 ]; do sleep 0.1; n=$((n+1)); done
+    grep -qs '/dev/nbd' /proc/$pid/mountinfo || { echo "in-guest: shell --attach $mode never mounted"; exit 1; }
+    ls /sys/block/nbd*/pid >/dev/null 2>&1 || { echo "in-guest: shell --attach $mode mounted but no nbd device is attached"; exit 1; }
+    kill -9 $pid; wait $pid || true
+    n=0; while ls /sys/block/nbd*/pid >/dev/null 2>&1 && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done
+    if ls /sys/block/nbd*/pid >/dev/null 2>&1; then
+      echo "in-guest: after kill -9 of shell --attach $mode, still attached: $(ls /sys/block/nbd*/pid)"; exit 1
+    fi
+    ! grep -q nbd /proc/mounts || { echo "in-guest: an nbd mount leaked into the guest's namespace"; exit 1; }
+    echo "in-guest: kill -9 of shell --attach $mode: device freed by itself after $((n / 10)).$((n % 10)) s"
+  done
 else
   echo "in-guest: qemu-chroot shell is not in this build; skipping the CLI run"
 fi

@@ -84,12 +84,13 @@ public final class IoctlNBDControl: NBDKernelControl {
         }
     }
 
-    /// DISCONNECT makes DO_IT return; CLEAR_SOCK drops the sockets and the config. Every step runs.
+    /// DISCONNECT sends NBD_CMD_DISC; CLEAR_SOCK shuts the sockets down, so DO_IT returns even if the server
+    /// never closes its end (nbd-client -d does the same two calls). Then the thread is joined. Every step runs.
     private static func disconnect(_ fd: FileDescriptor, _ serving: DedicatedThread) throws {
         var firstError: Error?
         do { try fd.ioctl("NBD_DISCONNECT", CNBD_NBD_DISCONNECT) } catch { firstError = error }
-        if let error = serving.join(), firstError == nil, !isExpectedEnd(error) { firstError = error }
         do { try fd.ioctl("NBD_CLEAR_SOCK", CNBD_NBD_CLEAR_SOCK) } catch { firstError = firstError ?? error }
+        if let error = serving.join(), firstError == nil, !isExpectedEnd(error) { firstError = error }
         do { try fd.close() } catch { firstError = firstError ?? error }
         if let firstError { throw firstError }
     }

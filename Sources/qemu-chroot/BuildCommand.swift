@@ -20,6 +20,10 @@ struct BuildCommand: ParsableCommand {
           help: "Packer-style machine-readable output (timestamp,target,type,data...).")
     var machineReadable = false
 
+    @Option(name: [.customLong("parallel-builds", withSingleDash: true), .customLong("parallel-builds")],
+            help: "How many builds run at once; 0 (default) runs them all in parallel.")
+    var parallelBuilds = 0
+
     func run() throws {
         // First, while the process has one thread: mounts made from here on are invisible to the host and
         // vanish with the process, whatever happens to it.
@@ -29,8 +33,10 @@ struct BuildCommand: ParsableCommand {
         let cancellation = Cancellation()
         SignalCancellation.install(cancellation)
         let output = BuildOutput(machineReadable: machineReadable)
+        output.sensitiveValues = plan.sensitiveValues
         var options = Build.Options()
         options.force = force
+        options.parallelBuilds = parallelBuilds
         let results = Build.run(plan, options: options, output: output, cancellation: cancellation)
         BuildSummary.print(results, output: output)
         if results.contains(where: { $0.error != nil }) || results.isEmpty { throw ExitCode(1) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import NBDCore
 
 /// Releases what killed runs left behind, as their records under /run/qemu-chroot/runs say.
@@ -23,6 +24,9 @@ struct CleanupCommand: ParsableCommand {
 
     func run() throws {
         global.apply()
+        if access(ledgerRoot, R_OK | X_OK) != 0 && errno != ENOENT {
+            throw SystemError("open", path: ledgerRoot, errno: errno, hint: "run records belong to root; run cleanup as root")
+        }
         let stale = RunLedger.findStale(root: ledgerRoot)
         if stale.isEmpty {
             print("nothing to clean up: no records of killed runs under \(ledgerRoot)")

@@ -22,7 +22,9 @@ struct DoctorCommand: ParsableCommand {
                 usable = true
                 print("ok    attach auto (\(format.rawValue)): \(choice.backend.mode.rawValue) — \(choice.reason)")
             } catch {
-                print("no    attach auto (\(format.rawValue)): \(error)")
+                var text = "\(error)"
+                if text.hasSuffix(Attacher.doctorHint) { text.removeLast(Attacher.doctorHint.count) }
+                print("no    attach auto (\(format.rawValue)): \(text)")
             }
         }
         if !usable { throw ExitCode.failure }

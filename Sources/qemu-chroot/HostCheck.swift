@@ -28,10 +28,14 @@ struct HostCheck {
     }
 
     static func nbdDriver() -> HostCheck {
-        let nbd = NBDAvailability.probe()
-        if let reason = nbd.absenceReason { return HostCheck(name: "nbd", verdict: .missing, detail: reason) }
-        return HostCheck(name: "nbd", verdict: .ok,
-                         detail: "kernel nbd driver loaded, /dev/nbd0 present (netlink needs Linux 4.12+, else ioctl)")
+        let support = NBDKernelSupport.probe()
+        switch support {
+        case .netlink, .ioctl:
+            return HostCheck(name: "nbd", verdict: .ok, detail: support.summary)
+        case .unavailable(let reason):
+            // NBDAvailability also knows whether `modprobe nbd` would help on this kernel.
+            return HostCheck(name: "nbd", verdict: .missing, detail: NBDAvailability.probe().absenceReason ?? reason)
+        }
     }
 
     /// A real LOOP_CONFIGURE on a scratch file: the only proof that loop devices work here.

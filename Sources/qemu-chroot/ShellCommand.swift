@@ -44,7 +44,13 @@ struct ShellCommand: ParsableCommand {
         let cancellation = Cancellation()
         SignalCancellation.install(cancellation)
         var clock = PhaseTimings()
-        let status = try ShellRun(command: self, cancellation: cancellation).perform(&clock)
+        let status: ExitStatus
+        do {
+            status = try ShellRun(command: self, cancellation: cancellation).perform(&clock)
+        } catch let error as CancelledError {
+            Log.error("\(error); everything was released")
+            throw ExitCode(130)
+        }
         let summary = clock.summary(excluding: "command")
         if timings { Log.info("timings: \(summary)") } else { Log.debug("timings: \(summary)") }
         if cancellation.isCancelled && status.isSuccess { throw ExitCode(130) }
@@ -68,7 +74,7 @@ private struct ShellRun {
             ledger = nil
         }
         defer { ledger?.finish() }
-        let request = AttachRequest(image: command.image, format: info.format.rawValue, readOnly: command.readOnly,
+        let request = AttachRequest(image: command.image, format: info.format, readOnly: command.readOnly,
                                     mode: command.attach)
         let attached = try clock.measure("attach") { try Attacher.attach(request, ledger: ledger) }
         var result: Result<ExitStatus, Error>

@@ -31,6 +31,25 @@ struct BuildConcurrencyTests {
         #expect(try SHA256.file(image) == before)
     }
 
+    @Test(.timeLimit(.minutes(2))) func sigtermStopsAHostCommand() throws {
+        let work = try TemporaryDirectory("builder-sigterm")
+        let image = try CLI.sampleImage(in: work.path)
+        let marker = work.file("host-command-started")
+        let template = try CLI.template(in: work.path, image: image, provisioners: #"""
+            [{"type": "shell-local", "inline": ["touch \#(marker)", "sleep 60"]}]
+            """#)
+        var options = SpawnOptions()
+        options.directory = work.path
+        let begin = Monotonic.now
+        let child = try ChildProcess.spawn(CLI.binary, ["build", template], options: options)
+        while !HostPath.exists(marker) && Monotonic.now < begin + 60 && child.poll() == nil { usleep(50_000) }
+        child.signal(SIGTERM)
+        #expect(child.wait() == .exited(1))
+        #expect(Monotonic.now - begin < 30, "the host command was not stopped")
+        #expect(!HostPath.exists(work.file("output-test")))
+        #expect(CLI.leftovers(under: work.path).isEmpty, "\(CLI.leftovers(under: work.path))")
+    }
+
     @Test(.timeLimit(.minutes(5))) func fourBuildsFromOneSourceInParallel() throws {
         let work = try TemporaryDirectory("builder-parallel")
         let image = try CLI.sampleImage(in: work.path)

@@ -50,6 +50,12 @@ struct BuildEndToEndTests {
         #expect((refused.stdout + refused.stderr).contains("already exists"))
         expectSuccess(try build(template, ["-force"]))
         #expect(HostPath.isReadableFile(work.file("output-test/packer-test.qcow2")))
+        // -force must never empty a directory holding the source image.
+        let inside = try CLI.template(in: work.path, name: "inside.json", image: work.file("output-test/packer-test.qcow2"))
+        let refusedInside = try build(inside, ["-force"])
+        #expect(!refusedInside.status.isSuccess)
+        #expect((refusedInside.stdout + refusedInside.stderr).contains("is inside the output directory"))
+        #expect(HostPath.isReadableFile(work.file("output-test/packer-test.qcow2")))
     }
 
     @Test func compressionShrinksTheOutput() throws {
@@ -133,6 +139,22 @@ struct BuildEndToEndTests {
         #expect(info.virtualSize == 512 << 20)
     }
 
+    @Test(.enabled(if: Host.has("mkfs.xfs"), "needs mkfs.xfs")) func diskSizeGrowsAnXfsRoot() throws {
+        let fixture = try ImageFixtures.build(ImageSpec(table: .gpt(sectorSize: 512), diskMiB: 400, partitions: [
+            FixturePartition(1, startMiB: 1, sizeMiB: 398, type: "4f68bce3-e8cd-4db1-96e7-fbcaf984b709", filesystem: .xfs("root")),
+        ], format: .qcow2))
+        // No userland in this image: the size is read from the host after the growth step.
+        let template = try CLI.template(in: work.path, image: fixture.image, builder: #"""
+            "disk_size": "1G", "chroot_mounts": [], "copy_files": [],
+            "post_mount_commands": ["df -k {{.MountPath}} | tail -1 | awk '{print \"size_kb=\" $2}'"]
+            """#)
+        let result = try build(template)
+        expectSuccess(result)
+        let line = result.stdout.split(separator: "\n").first { $0.contains("size_kb=") && !$0.contains("awk") }
+        let kilobytes = line.flatMap { Int($0.split(separator: "=").last ?? "") } ?? 0
+        #expect(kilobytes > 900_000, "df said: \(line ?? "nothing")")
+    }
+
     @Test func fileProvisionerBothWays() throws {
         let tree = work.file("tree")
         try FileTree.makeDirectories("\(tree)/sub")
@@ -169,6 +191,63 @@ struct BuildEndToEndTests {
         #expect(!HostPath.exists(work.file("output-test")))
         #expect(CLI.leftovers(under: work.path).isEmpty, "\(CLI.leftovers(under: work.path))")
         #expect(try SHA256.file(image) == before)
+    }
+
+    @Test func shellScriptsEnvironmentAndExecuteCommand() throws {
+        try writeFile(work.file("one.sh"), "#!/bin/sh\necho one=$GREETING-$PACKER_BUILD_NAME\n")
+        try writeFile(work.file("two.sh"), "#!/bin/sh\necho two=$0\n")
+        let template = try CLI.template(in: work.path, image: image, provisioners: #"""
+            [{"type": "shell", "scripts": ["\#(work.file("one.sh"))", "\#(work.file("two.sh"))"],
+              "environment_vars": ["GREETING=it's here"], "remote_folder": "/root",
+              "execute_command": "echo via-execute; chmod +x {{.Path}}; {{.Vars}} {{.Path}}"}]
+            """#)
+        let result = try build(template)
+        expectSuccess(result)
+        #expect(result.stdout.contains("one=it's here-test"))
+        #expect(result.stdout.contains("two=/root/script_"))
+        #expect(result.stdout.contains("via-execute"))
+    }
+
+    @Test func hostCommandsSeeTheDeviceAndMountPath() throws {
+        let log = work.file("host.log")
+        let template = try CLI.template(in: work.path, image: image, builder: #"""
+            "pre_mount_commands": ["echo pre={{.Device}} >> \#(log)"],
+            "post_mount_commands": ["echo post={{.Device}} >> \#(log); test -e {{.MountPath}}/etc/os-release && echo mounted >> \#(log)"]
+            """#)
+        expectSuccess(try build(template))
+        let text = try TextFileReader.read(log)
+        #expect(text.contains("pre=/dev/"))
+        #expect(text.contains("post=/dev/"))
+        #expect(text.contains("mounted"))
+    }
+
+    @Test func timeoutAndMaxRetries() throws {
+        let retried = try CLI.template(in: work.path, name: "retry.json", image: image, builder: #""output_directory": "retry""#,
+                                       provisioners: #"[{"type": "shell", "max_retries": 1, "inline": ["test -e /root/once && exit 0; touch /root/once; exit 1"]}]"#)
+        let first = try build(retried)
+        expectSuccess(first)
+        #expect(first.stdout.contains("retrying (1 of 1"))
+        let timed = try CLI.template(in: work.path, name: "timeout.json", image: image, builder: #""output_directory": "timeout""#,
+                                     provisioners: #"[{"type": "shell", "timeout": "1s", "inline": ["sleep 30"]}]"#)
+        let begin = Monotonic.now
+        let result = try build(timed)
+        #expect(!result.status.isSuccess)
+        #expect((result.stdout + result.stderr).contains("timed out after 1.00s"))
+        #expect(Monotonic.now - begin < 20)
+        #expect(!HostPath.exists(work.file("timeout")))
+    }
+
+    @Test func sensitiveVariablesAreMasked() throws {
+        let text = #"""
+        {"variables": {"password": "hunter2-secret"}, "sensitive-variables": ["password"],
+         "builders": [{"type": "qemu-chroot", "name": "test", "source_image": "\#(image)"}],
+         "provisioners": [{"type": "shell", "inline": ["echo the password is {{user `password`}}"]}]}
+        """#
+        try writeFile(work.file("secret.json"), text)
+        let result = try build(work.file("secret.json"))
+        expectSuccess(result)
+        #expect(result.stdout.contains("the password is <sensitive>"))
+        #expect(!result.stdout.contains("hunter2-secret"))
     }
 
     @Test func validExitCodesAccept() throws {

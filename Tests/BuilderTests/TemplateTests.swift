@@ -1,3 +1,4 @@
+import NBDCore
 import Builder
 import Testing
 import TestSupport
@@ -66,7 +67,7 @@ import TestSupport
         #expect(build.config.outputDirectory == "out/qemu-chroot-qemu-chroot-1700000000")
         #expect(build.config.diskSize == 3 << 30)
         #expect(build.config.mountPath == "/mnt/x/{{.Device}}")
-        #expect(build.config.chrootMounts?[1] == ChrootMountSpec(fstype: "ext4", source: "/dev/x", target: "/usr", options: ["ro", "noatime"]))
+        #expect(build.config.chrootMounts?[1] == ChrootMount(fstype: "ext4", source: "/dev/x", target: "/usr", options: ["ro", "noatime"]))
     }
 
     @Test func everyProblemIsReportedWithItsLocationAndSuggestions() {

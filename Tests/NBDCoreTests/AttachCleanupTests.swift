@@ -9,11 +9,7 @@ private let skip = Host.missing(programs: AttachFixture.programs + ["qemu-storag
 
 @Suite(.enabled(if: skip == nil, "attach cleanup tests: \(skip ?? "")"), .timeLimit(.minutes(2)))
 struct AttachCleanupTests {
-    /// The attach-hold helper, built next to the test bundle.
-    static var helper: String {
-        let exe = (try? readlink("/proc/self/exe")) ?? ""
-        return String(exe[..<(exe.lastIndex(of: "/") ?? exe.endIndex)]) + "/attach-hold"
-    }
+    static let helper = BuiltProduct.path("attach-hold")
 
     @Test(arguments: [(ImageFormat.qcow2, AttachMode.fuse, false), (.raw, .loop, false), (.qcow2, .fuse, true)])
     func killedRunIsReleasedByCleanup(format: ImageFormat, mode: AttachMode, privateNamespace: Bool) throws {
@@ -96,6 +92,9 @@ struct AttachCleanupTests {
                                    LedgerEntry(id: 1, state: .held, resource: .loop(
                                        device: device, backingFile: "/elsewhere.img", offset: fixture.partitionOffset))])
         let run = StaleRun(directory: "\(root)/\(record.runID)", record: record)
+        mkdir(root, 0o700)
+        mkdir(run.directory, 0o700)
+        try Command.check("touch", ["\(run.directory)/record.json"])
         var lines: [String] = []
         #expect(StaleRunCleaner { lines.append($0) }.clean(run))
         #expect(LoopDeviceTable.entry(for: device)?.backingFile == fixture.raw)
@@ -135,10 +134,4 @@ private struct HeldRun {
         }
         device = String(fields[1]).trimmingWhitespace()
     }
-}
-
-private func readlink(_ path: String) throws -> String {
-    var buffer = [CChar](repeating: 0, count: 4096)
-    let count = try syscall("readlink", path: path) { Glibc.readlink(path, &buffer, buffer.count - 1) }
-    return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

@@ -70,6 +70,39 @@ import Testing
         #expect(lines.isEmpty, "no process of the host namespace is listed: \(lines)")
     }
 
+    @Test func cleanupNeverEmptiesADirectoryThatIsNotAnExport() throws {
+        let root = try TemporaryDirectory("ledger")
+        let mountPath = root.file("mnt")
+        mkdir(mountPath, 0o755)
+        try Command.check("sh", ["-c", "echo keep > \(mountPath)/disk"])
+        let record = RunRecord(runID: "notexport", ownerPID: 999_999_999, ownerStartTime: 1, startedAt: 0,
+                               mountNamespace: nil, entries: [LedgerEntry(id: 1, state: .held,
+                                                                          resource: .directory(path: mountPath))])
+        try write(record, under: root.path)
+        var lines: [String] = []
+        let run = try #require(RunLedger.findStale(root: root.path).first)
+        #expect(!StaleRunCleaner { lines.append($0) }.clean(run))
+        #expect(ProcFS.readText("\(mountPath)/disk") == "keep")
+        #expect(lines.first?.hasPrefix("could not release directory \(mountPath): rmdir") == true, "\(lines)")
+        #expect(access(root.file("notexport/record.json"), F_OK) == 0, "the record stays for another try")
+    }
+
+    @Test func aRunBeingCleanedElsewhereIsSkipped() throws {
+        let root = try TemporaryDirectory("ledger")
+        try write(RunRecord(runID: "busy", ownerPID: 999_999_999, ownerStartTime: 1, startedAt: 0,
+                            mountNamespace: nil, entries: []), under: root.path)
+        let run = try #require(RunLedger.findStale(root: root.path).first)
+        let other = try FileDescriptor.open(run.directory, O_RDONLY | O_DIRECTORY)
+        #expect(flock(other.rawValue, LOCK_EX) == 0)
+        var lines: [String] = []
+        #expect(StaleRunCleaner { lines.append($0) }.clean(run))
+        #expect(lines == ["run busy is being cleaned up by another process; skipped"])
+        try other.close()
+        lines = []
+        #expect(StaleRunCleaner { lines.append($0) }.clean(run))
+        #expect(lines == ["removed the record of run busy"])
+    }
+
     private func readRecord(_ ledger: RunLedger) throws -> RunRecord {
         let text = try #require(ProcFS.readText(ledger.recordPath))
         return try JSONDecoder().decode(RunRecord.self, from: Data(text.utf8))

@@ -77,6 +77,25 @@ struct LoopDeviceTests {
         #expect(LoopDeviceTable.entry(for: device.path)?.backingFile != backing)
     }
 
+    @Test func concurrentAttachesRaceForIndicesAndAllWin() async throws {
+        // LOOP_CTL_GET_FREE hands the same index to callers racing for it; the losers get EBUSY and retry.
+        let backing = "/dev/shm/qemu-chroot-loop-race-\(getpid())"
+        try Command.check("truncate", ["-s", "1M", backing])
+        defer { unlink(backing) }
+        let devices = try await withThrowingTaskGroup(of: LoopDevice.self) { group in
+            for index in 0..<6 {
+                group.addTask { try LoopDevice.attach(backingFile: backing, offset: UInt64(index) * 512, readOnly: true) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(Set(devices.map(\.path)).count == 6)
+        for device in devices {
+            #expect(LoopDeviceTable.entry(for: device.path)?.offset == device.offset)
+            try device.detach()
+        }
+        #expect(LoopDeviceTable.devices(backedBy: backing).isEmpty)
+    }
+
     @Test func misalignedOffsetIsRefused() throws {
         let error = #expect(throws: AttachError.self) { _ = try LoopDevice.attach(backingFile: "/dev/null", offset: 100) }
         #expect(error?.description.contains("multiples of 512") == true)

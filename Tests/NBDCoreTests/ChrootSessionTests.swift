@@ -97,6 +97,43 @@ final class OutputCollector: @unchecked Sendable {
     }
 }
 
+extension ChrootSessionTests {
+    /// A holder that cannot be killed (this test process itself holds a file open on the root): after the
+    /// retries the root is detached lazily, and unmountAll says so with an error rather than succeeding.
+    @Test(.enabled(if: BusyboxImage.requirements == nil, "\(BusyboxImage.requirements ?? "")"), .timeLimit(.minutes(1)))
+    func unkillableHolderEndsInALazyDetachThatIsReported() throws {
+        let image = try BusyboxImage()
+        let error = try inPrivateMountNamespace { () throws -> SystemError? in
+            let session = try ChrootSession(device: image.device, fstype: "ext4", mountPath: image.mountPath, chrootMounts: [])
+            session.mounts.busyTimeout = 0.3
+            let held = try FileDescriptor.open(image.mountPath + "/bin/busybox", O_RDONLY)
+            defer { try? held.close() }
+            var caught: SystemError?
+            do { try session.unmountAll() } catch let error as SystemError { caught = error }
+            #expect(!mountinfo("/proc/thread-self/mountinfo", contains: image.mountPath))
+            return caught
+        }
+        #expect(error?.errno == EBUSY)
+        #expect(error?.hint?.contains("detached lazily") == true)
+    }
+}
+
+extension ChrootSessionTests {
+    @Test(.enabled(if: BusyboxImage.requirements == nil, "\(BusyboxImage.requirements ?? "")"), .timeLimit(.minutes(1)))
+    func imageWithoutAShellGetsAClearError() throws {
+        let image = try BusyboxImage { seed in unlink("\(seed)/bin/sh") }
+        let error = try inPrivateMountNamespace { () throws -> ChrootCommandError? in
+            let session = try ChrootSession(device: image.device, fstype: "ext4", mountPath: image.mountPath)
+            defer { try? session.unmountAll() }
+            do { _ = try session.run("true", stdout: .discard, stderr: .discard) } catch let error as ChrootCommandError {
+                return error
+            }
+            return nil
+        }
+        #expect(error?.description.contains("needs a working /bin/sh") == true)
+    }
+}
+
 /// Whether `pid` is gone (or a zombie) within two seconds.
 func waitUntilGone(_ pid: pid_t) -> Bool {
     for _ in 0..<200 {

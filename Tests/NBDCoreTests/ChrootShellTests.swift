@@ -20,7 +20,8 @@ import TestSupport
             + "&& test -c /dev/null && test -c /dev/pts/ptmx && echo ok"])
         #expect(first.status == .exited(0), "\(first.stderr)")
         #expect(first.stdout == "ok\n")
-        #expect(try shell(disk, ["cat", "/root/x"]).stdout == "hi\n")
+        let readBack = try shell(disk, ["cat", "/root/x"])
+        #expect(readBack.stdout == "hi\n", "\(readBack.stderr)")
         #expect(try shell(disk, ["sh", "-c", "exit 7"]).status == .exited(7))
         #expect(try shell(disk, ["sh", "-c", "kill -9 $$"]).status == .exited(128 + SIGKILL))
         #expect(try Command.run(try ExecutableLookup.resolve("qemu-img"), ["check", disk.path]).status == .exited(0))
@@ -65,12 +66,8 @@ import TestSupport
     func killNineLeavesNoHostMount() throws {
         let disk = try BusyboxDisk()
         let mountsBefore = hostMounts()
-        var options = SpawnOptions()
-        options.deathSignal = SIGKILL
-        let child = try ChildProcess.spawn(QemuChrootBinary.path!, ["shell", disk.path, "--", "sh", "-c", "sleep 30; true"],
-                                           options: options)
+        let child = try startSleepingShell(disk)
         defer { child.terminate(grace: 0) }
-        #expect(waitForChrootCommand(of: child.pid), "the chroot command never started")
         #expect(hostMounts() == mountsBefore, "a mount of the running shell is visible on the host")
         child.signal(SIGKILL)
         #expect(child.wait() == .signaled(SIGKILL))
@@ -85,9 +82,58 @@ import TestSupport
     }
 }
 
+extension ChrootShellTests {
+    @Test(.enabled(if: requirements == nil, "\(requirements ?? "")"), .timeLimit(.minutes(1)))
+    func sigtermCancelsTheCommandAndCleansUpEverything() throws {
+        let disk = try BusyboxDisk()
+        let mountsBefore = hostMounts()
+        let runsBefore = RunLedger.findAll().map(\.runID)
+        let child = try startSleepingShell(disk)
+        defer { child.terminate(grace: 0) }
+        let start = Monotonic.now
+        child.signal(SIGTERM)
+        #expect(child.wait() == .exited(128 + SIGTERM))
+        #expect(Monotonic.now - start < 5, "cancelling took \(Monotonic.now - start) s")
+        #expect(hostMounts() == mountsBefore)
+        #expect(RunLedger.findAll().map(\.runID) == runsBefore, "the cancelled run left a record behind")
+        let loops = try Command.check(try ExecutableLookup.resolve("losetup"), ["-a"])
+        #expect(!loops.contains(disk.directory.path), "the cancelled run left a loop device")
+        let daemons = try Command.check("/bin/ps", ["-eo", "args"])
+        #expect(!daemons.contains(disk.path), "the cancelled run left qemu-storage-daemon running")
+        #expect(try Command.run(try ExecutableLookup.resolve("qemu-img"), ["check", disk.path]).status == .exited(0))
+    }
+}
+
+extension ChrootShellTests {
+    /// Without a command: an interactive shell on a real pseudo-terminal (script(1)). ^C must reach the
+    /// command in the chroot (it owns the terminal's foreground), not qemu-chroot.
+    @Test(.enabled(if: requirements == nil && Host.has("script"), "\(requirements ?? "needs script (util-linux)")"),
+          .timeLimit(.minutes(1)))
+    func interactiveShellOwnsTheTerminal() throws {
+        let disk = try BusyboxDisk()
+        let typing = "sleep 1.5; printf 'sleep 20\\n'; sleep 1; printf '\\003'; sleep 0.5; "
+            + "printf 'echo after-$((1+1)); exit 4\\n'; sleep 1"
+        let start = Monotonic.now
+        let result = try Command.run("/bin/sh", ["-c", "(\(typing)) | script -qec \"\(QemuChrootBinary.path!) shell \(disk.path)\" /dev/null"])
+        #expect(result.status == .exited(4), "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains("after-2"))
+        #expect(Monotonic.now - start < 15, "^C did not interrupt the sleep")
+    }
+}
+
 /// The host's /proc/mounts lines (the test process stays in the host namespace).
 func hostMounts() -> [String] {
     ((try? read("/proc/mounts")) ?? "").split(separator: "\n").map(String.init)
+}
+
+/// `qemu-chroot shell DISK -- sh -c 'sleep 30; true'`, returned once the chroot command runs.
+private func startSleepingShell(_ disk: BusyboxDisk) throws -> ChildProcess {
+    var options = SpawnOptions()
+    options.deathSignal = SIGKILL
+    let child = try ChildProcess.spawn(QemuChrootBinary.path!, ["shell", disk.path, "--", "sh", "-c", "sleep 30; true"],
+                                       options: options)
+    #expect(waitForChrootCommand(of: child.pid), "the chroot command never started")
+    return child
 }
 
 /// Waits until `parent` has a child running the chroot command (busybox sh or sleep).

@@ -25,11 +25,14 @@ import TestSupport
         let (during, afterUndo, afterUpload) = try inPrivateMountNamespace { () throws -> (String, String, String) in
             var mounts = ChrootMount.defaults
             mounts.append(ChrootMount(fstype: "tmpfs", source: "tmpfs", target: "/etc/mnt"))
+            mounts.append(ChrootMount(fstype: "bind", source: canary, target: "/etc/bound", options: ["ro"]))
             let session = try ChrootSession(device: image.device, fstype: "ext4", mountPath: image.mountPath,
                                             chrootMounts: mounts)
             defer { try? session.unmountAll() }
             #expect(mountinfo("/proc/thread-self/mountinfo", contains: image.mountPath + host.path + "/mnt"))
             #expect(access(host.file("mnt"), F_OK) != 0, "the mount target was created on the host")
+            #expect(access(host.file("bound"), F_OK) != 0, "the file bind target was created on the host")
+            #expect(try cat("/etc/bound", in: session) == "HOST\n")
 
             // copy_files: the host's /etc/resolv.conf to the image's /etc/resolv.conf (= <image>/<host dir>).
             let copied = try session.copyFiles(["/etc/resolv.conf"])

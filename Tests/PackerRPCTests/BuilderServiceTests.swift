@@ -93,7 +93,7 @@ private final class FakeArtifact: PluginArtifact {
         #expect(PluginLaunch.parse(["p", "start", "builder", "--protobuf", "-packer-default-plugin-name-"])
             == .modernBuilder(component: "-packer-default-plugin-name-"))
         #expect(PluginLaunch.parse(["p", "start", "provisioner", "x"]) != .legacyBuilder)
-        #expect(PluginLaunch.legacyBuilder.handshakeLine(socketPath: "/t/s") == "5|unix|/t/s\n")
-        #expect(PluginLaunch.modernBuilder(component: "qemu-chroot").handshakeLine(socketPath: "/t/s") == "5|0|unix|/t/s\n")
+        #expect(PluginLaunch.legacyBuilder.handshakeLine(network: "unix", address: "/t/s") == "5|unix|/t/s\n")
+        #expect(PluginLaunch.modernBuilder(component: "qemu-chroot").handshakeLine(network: "unix", address: "/t/s") == "5|0|unix|/t/s\n")
     }
 }

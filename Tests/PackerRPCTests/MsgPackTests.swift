@@ -87,6 +87,12 @@ import Testing
         #expect(throws: MsgPackError.tooLarge(length: 0x1100_0000, limit: 16)) { try small.decode(from: &input) }
     }
 
+    @Test func valueCountIsBounded() {
+        var input = BufferInput(hex("dd00010000") + [UInt8](repeating: 0xc0, count: 65536))
+        let decoder = MsgPackDecoder(maxValues: 1000)
+        #expect(throws: MsgPackError.tooManyValues(limit: 1000)) { try decoder.decode(from: &input) }
+    }
+
     @Test func deepNestingIsRefused() {
         let deep = [UInt8](repeating: 0x91, count: 10_000) + [0xc0]
         #expect(throws: MsgPackError.tooDeep(limit: 64)) { try MsgPackDecoder.decode(deep) }

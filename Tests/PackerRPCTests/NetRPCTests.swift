@@ -93,3 +93,24 @@ private struct Connected {
     let pair: YamuxPair
     let client: RPCClient
 }
+
+@Suite(.timeLimit(.minutes(1))) struct NetRPCFloodTests {
+    @Test func aFloodOfSlowRequestsIsServedWithBoundedConcurrency() throws {
+        let pair = try YamuxPair()
+        let accepted = onThread { try pair.server.accept(timeout: 5) }
+        let client = RPCClient(stream: try pair.client.open())
+        let server = RPCServer(stream: try accepted())
+        let monitor = Monitor()
+        var running = 0, peak = 0
+        server.register("Slow.Call") { body in
+            monitor.withLock { running += 1; peak = max(peak, running) }
+            Threads.sleep(0.01)
+            monitor.withLock { running -= 1 }
+            return body
+        }
+        server.serveInBackground()
+        let calls = (0..<200).map { index in onThread { try client.call("Slow.Call", .uint(UInt64(index))) } }
+        for (index, call) in calls.enumerated() { #expect(try call() == .uint(UInt64(index))) }
+        #expect(monitor.withLock { peak } <= RPCServer.maxInFlight)
+    }
+}

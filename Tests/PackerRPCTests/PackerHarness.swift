@@ -17,13 +17,16 @@ final class PackerHarness {
     }
 
     /// The product binary SwiftPM built next to the test bundle.
-    static var pluginBinary: String? {
+    static var pluginBinary: String? { sibling("packer-builder-qemu-chroot") }
+
+    /// An executable product SwiftPM built next to the test bundle.
+    static func sibling(_ name: String) -> String? {
         var buffer = [CChar](repeating: 0, count: 4096)
         let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard count > 0 else { return nil }
         let exe = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let folder = exe.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        let candidate = folder + "/packer-builder-qemu-chroot"
+        let candidate = folder + "/" + name
         return access(candidate, X_OK) == 0 ? candidate : nil
     }
 

@@ -2,6 +2,7 @@ import Glibc
 import NBDCore
 @testable import PackerRPC
 import Testing
+import TestSupport
 
 /// Debian's packer 1.6.6 talking to our plugin binary; no root needed (Prepare only).
 @Suite(.enabled(if: PackerHarness.missing == nil, "\(PackerHarness.missing ?? "")"), .timeLimit(.minutes(2)))
@@ -60,6 +61,54 @@ struct PackerValidateTests {
         #expect(result.status == .exited(1))
         let output = result.stdout + result.stderr
         #expect(output.contains("An argument named \"bogus\" is not expected here"))
+    }
+
+    @Test func bothInstallNamesSideBySideKeepPacker16Working() throws {
+        let harness = try PackerHarness()
+        try Command.check("/bin/cp", [PackerHarness.pluginBinary!, harness.pluginDirectory + "/packer-plugin-qemu-chroot"])
+        let image = try harness.write("source.raw", "")
+        let template = try harness.write("good.json", #"{"builders": [{"type": "qemu-chroot", "source_image": "\#(image)"}]}"#)
+        let result = try harness.packer(["validate", template])
+        #expect(result.status == .exited(0), "\(result.stdout)\(result.stderr)")
+    }
+
+    @Test func tcpHandshakeWhenNoUnixSocketCanBeMade() throws {
+        let harness = try PackerHarness()
+        // A TMPDIR longer than a unix socket path may be: the plugin falls back to TCP on 127.0.0.1.
+        let longTemp = harness.directory.file(String(repeating: "t", count: 120))
+        #expect(mkdir(longTemp, 0o700) == 0)
+        let bad = try harness.write("bad.json", #"{"builders": [{"type": "qemu-chroot"}]}"#)
+        var environment = harness.environment
+        environment["TMPDIR"] = longTemp
+        let result = try Command.run(try ExecutableLookup.resolve("packer"), ["validate", bad], environment: environment,
+                                     directory: harness.directory.path)
+        let output = result.stdout + result.stderr
+        #expect(output.contains("source_image: is required"), "\(output)")
+    }
+
+    @Test func modernLaunchPrintsTheFourFieldLine() throws {
+        let binary = try #require(PackerHarness.pluginBinary)
+        let directory = try TemporaryDirectory()
+        let stdoutPath = directory.file("stdout")
+        let stdout = try FileDescriptor.open(stdoutPath, O_WRONLY | O_CREAT, mode: 0o600)
+        var environment = ProcessEnvironment.current
+        environment[PluginHandshake.cookieKey] = PluginHandshake.cookieValue
+        var options = SpawnOptions()
+        options.stdout = stdout.rawValue
+        let plugin = try ChildProcess.spawn(binary, ["start", "builder", "--protobuf", PluginLaunch.defaultComponent],
+                                            environment: environment, options: options)
+        defer { _ = plugin.terminate(grace: 1) }
+        var line = ""
+        for _ in 0..<100 where !line.hasSuffix("\n") {
+            usleep(50_000)
+            line = String(decoding: (try? FileDescriptor.open(stdoutPath, O_RDONLY).read(count: 4096)) ?? [], as: UTF8.self)
+        }
+        #expect(line.hasPrefix("5|0|unix|/") && line.hasSuffix("/plugin.sock\n"), "\(line)")
+        // Killed before Packer connected, the plugin cannot remove its socket directory itself.
+        _ = plugin.terminate(grace: 1)
+        if let socket = line.split(separator: "|").last?.dropLast(), socket.hasSuffix("/plugin.sock") {
+            try Command.check("/bin/rm", ["-rf", String(socket.dropLast("/plugin.sock".count))])
+        }
     }
 
     @Test func startedByHandPrintsPackersMessage() throws {

@@ -64,6 +64,13 @@ private final class RecordingUi: PluginUi {
         #expect(prepared.context.templateDirectory == "/srv/t")
     }
 
+    @Test func unsupportedPackerFlagsAreWarnings() throws {
+        let configs = try PackerConfigs([.object(["packer_debug": "true", "packer_on_error": "abort"])])
+        #expect(QemuChrootPlugin.unsupportedFlags(configs).count == 2)
+        let quiet = try PackerConfigs([.object(["packer_debug": .bool(false), "packer_on_error": ""])])
+        #expect(QemuChrootPlugin.unsupportedFlags(quiet).isEmpty)
+    }
+
     @Test func runWithoutRootSaysWhy() {
         let plugin = QemuChrootPlugin(runBlocker: "needs root")
         #expect(throws: (any Error).self) {

@@ -81,7 +81,8 @@ TOOLS=$(ms "$(median < "$WORK/wall")")
   echo "\`scripts/bench/attach-chroot.sh\`: \`qemu-chroot shell --attach MODE --timings IMAGE -- true\` on a 64 MiB"
   echo "GPT disk whose ext4 root holds busybox, median of $RUNS runs, milliseconds. *wall* is the whole process"
   echo "(start-up included); *overhead* is the sum of every phase but *command* (the chroot's \`true\`)."
-  echo "Target: overhead < 300 ms on the FUSE path."
+  echo "Target: overhead < 300 ms on the FUSE path. Load average when measured: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "on $(nproc) cores (the machine is shared, so absolute numbers vary between runs)."
   echo
   echo "| backend (image) | wall | probe | attach | layout | mount | command | unmount | detach | overhead |"
   echo "|---|---|---|---|---|---|---|---|---|---|"

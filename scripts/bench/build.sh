@@ -51,6 +51,7 @@ if [ ! -f "$KDIR/boot/vmlinuz-$KV" ]; then
   (cd "$BENCH" && apt-get download "$PKG" >/dev/null 2>&1)
   dpkg -x "$BENCH/${PKG}"_*.deb "$KDIR"; rm -f "$BENCH/${PKG}"_*.deb
 fi
+[ -f "$KDIR/lib/modules/$KV/modules.dep" ] || depmod -b "$KDIR" "$KV"   # supermin reads modules.dep
 MADE_MODULES=
 if [ ! -e /usr/lib/modules ]; then mkdir /usr/lib/modules; MADE_MODULES=1; fi
 trap '[ -n "$MADE_MODULES" ] && rmdir /usr/lib/modules 2>/dev/null || true' EXIT
@@ -81,5 +82,7 @@ cd "$REPO"
   printf '**qemu-chroot is %.1fx faster** than warm virt-customize.\n' "$RATIO"
   echo
   echo "Phase breakdown of our last run: $PHASES."
+  echo
+  echo "Load on the machine slows the TCG appliance most; compare runs made on an idle machine."
 } > "$OUT"
 cat "$OUT"

@@ -62,18 +62,13 @@ public final class RemoteExecution: @unchecked Sendable {
     private let cancellation = Cancellation()
     private let lock = Mutex()
     private var result: Result<ExitStatus, Error>?
-    // A separate lock for joining: the thread takes `lock` to publish its result.
-    private let joinLock = Mutex()
-    private var joined = false
-    private var thread = pthread_t()
+    private var worker: WorkerThread?
 
     fileprivate init() {}
 
     /// Blocks until the command ends; the same result every time.
     public func wait() throws -> ExitStatus {
-        joinLock.withLock {
-            if !joined { pthread_join(thread, nil); joined = true }
-        }
+        worker?.join()
         return try lock.withLock { result! }.get()
     }
 
@@ -81,19 +76,9 @@ public final class RemoteExecution: @unchecked Sendable {
     public func cancel(_ reason: String = "cancelled") { cancellation.cancel(reason) }
 
     fileprivate func launch(_ body: @escaping (Cancellation) -> Result<ExitStatus, Error>) throws {
-        final class Box { let run: () -> Void; init(_ run: @escaping () -> Void) { self.run = run } }
-        let box = Unmanaged.passRetained(Box { [self] in
+        worker = try WorkerThread { [self] in
             let outcome = body(cancellation)
             lock.withLock { result = outcome }
-        })
-        let created = pthread_create(&thread, nil, { raw in
-            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            box.run()
-            return nil
-        }, box.toOpaque())
-        if created != 0 {
-            box.release()
-            throw SystemError("pthread_create", errno: created)
         }
     }
 }

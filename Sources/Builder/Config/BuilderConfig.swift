@@ -1,3 +1,4 @@
+import NBDCore
 /// The options of one `qemu-chroot` builder, with the seed plugin's keys and defaults (see docs/builder.md).
 /// Strings are rendered when the config is read; fields known only during the build ({{.Device}},
 /// {{.MountPath}}, {{.Command}}, {{.RunID}}) stay in the text and are rendered by the step that knows them.
@@ -21,7 +22,7 @@ public struct BuilderConfig {
     public var mountPartition: Int?
     public var mountOptions: [String] = []
     /// nil: the default chroot mounts (proc, sysfs, /dev bind, devpts, binfmt_misc).
-    public var chrootMounts: [ChrootMountSpec]?
+    public var chrootMounts: [ChrootMount]?
     public var copyFiles = ["/etc/resolv.conf"]
     public var commandWrapper = "{{.Command}}"
     public var preMountCommands: [String] = []
@@ -88,7 +89,7 @@ public struct BuilderConfig {
         config.mountOptions = reader.strings("mount_options") ?? []
         if let rows = reader.stringLists("chroot_mounts") {
             config.chrootMounts = rows.enumerated().compactMap { index, row in
-                ChrootMountSpec(row: row, location: "chroot_mounts[\(index)]", reader: reader)
+                ChrootMount.parse(row: row, location: "chroot_mounts[\(index)]", reader: reader)
             }
         }
         if let files = reader.strings("copy_files") {

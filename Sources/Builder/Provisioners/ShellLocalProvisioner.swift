@@ -21,14 +21,12 @@ struct ShellLocalProvisioner {
         let fields = ["Script": script, "Vars": variables, "Command": script]
         let argv = try config.executeCommand.map { try Interpolation.render($0, context.template.with(fields: fields)) }
         context.log.debug("shell-local: \(argv.joined(separator: " "))")
-        var environment = ProcessEnvironment.current
+        var environment: [String: String] = [:]
         for (name, value) in context.packerEnvironment + config.environmentVars { environment[name] = value }
-        let result = try Command.run(argv[0], Array(argv.dropFirst()), environment: environment)
-        for line in (result.stdout + result.stderr).split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
-            context.log.message(String(line))
-        }
-        guard case .exited(let code) = result.status, config.validExitCodes.contains(code) else {
-            throw BuildError("shell-local script ended with \(result.status); allowed exit codes are \(config.validExitCodes.map(String.init).joined(separator: ", "))")
+        let status = try HostShell.run(ShellVariables.quote(argv), environment: environment, log: context.log,
+                                       cancellation: context.cancellation)
+        guard case .exited(let code) = status, config.validExitCodes.contains(code) else {
+            throw BuildError("shell-local script ended with \(status); allowed exit codes are \(config.validExitCodes.map(String.init).joined(separator: ", "))")
         }
     }
 }

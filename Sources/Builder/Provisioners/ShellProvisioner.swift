@@ -61,4 +61,7 @@ enum ShellVariables {
     }
 
     static func quote(_ text: String) -> String { "'" + text.replacingAll("'", with: "'\"'\"'") + "'" }
+
+    /// An argv as one shell command line.
+    static func quote(_ arguments: [String]) -> String { arguments.map { quote($0) }.joined(separator: " ") }
 }

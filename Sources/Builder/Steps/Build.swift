@@ -13,14 +13,43 @@ public struct BuildResult {
 public enum Build {
     public struct Options {
         public var force = false
-        /// Replaces the template's provisioners: the Packer plugin hands provisioning to Packer (Hook.Run)
-        /// with the build's communicator and state (for Device, MountPath...).
+        /// How many builds run at once (Packer's -parallel-builds); 0 means all of them.
+        public var parallelBuilds = 0
+        /// Provisioning done by the caller instead of the template's provisioners: the Packer plugin hands
+        /// the communicator to Packer's provisioner hook here. The state tells it the device, mount path...
         public var provision: ((Communicator, BuildState) throws -> Void)?
         public init() {}
     }
 
+    /// Runs the plan's builds, up to `parallelBuilds` at a time, each on its own thread (they share the
+    /// process's private mount namespace); results come back in template order.
     public static func run(_ plan: BuildPlan, options: Options, output: BuildOutput, cancellation: Cancellation) -> [BuildResult] {
-        plan.builds.map { run($0, options: options, output: output, cancellation: cancellation) }
+        let width = options.parallelBuilds > 0 ? options.parallelBuilds : max(1, plan.builds.count)
+        guard width > 1, plan.builds.count > 1 else {
+            return plan.builds.map { run($0, options: options, output: output, cancellation: cancellation) }
+        }
+        let lock = Mutex()
+        var results = [BuildResult?](repeating: nil, count: plan.builds.count)
+        var next = 0
+        func worker() {
+            while true {
+                let index: Int? = lock.withLock {
+                    guard next < plan.builds.count else { return nil }
+                    defer { next += 1 }
+                    return next
+                }
+                guard let index else { return }
+                let result = run(plan.builds[index], options: options, output: output, cancellation: cancellation)
+                lock.withLock { results[index] = result }
+            }
+        }
+        var threads: [WorkerThread] = []
+        for _ in 0..<min(width, plan.builds.count) {
+            if let thread = try? WorkerThread(worker) { threads.append(thread) }
+        }
+        if threads.isEmpty { worker() }
+        threads.forEach { $0.join() }
+        return results.map { $0! }
     }
 
     public static func run(_ definition: BuildPlan.BuildDefinition, options: Options, output: BuildOutput,
@@ -44,7 +73,7 @@ public enum Build {
         }
     }
 
-    static func steps(for config: BuilderConfig, provision: ((Communicator, BuildState) throws -> Void)? = nil) -> [Step] {
+    static func steps(for config: BuilderConfig, provision: ((Communicator, BuildState) throws -> Void)?) -> [Step] {
         let attach = StepAttach(), mount = StepMount(), copyFiles = StepCopyFiles()
         // Steps with nothing to do are left out, so every line printed is work done.
         var steps: [Step] = [StepPrepareOutput(), attach]

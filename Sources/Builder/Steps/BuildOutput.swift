@@ -5,6 +5,8 @@ import NBDCore
 /// (`timestamp,target,type,data...`, commas as `%!(PACKER_COMMA)`, newlines as `\n`).
 public final class BuildOutput: @unchecked Sendable {
     public let machineReadable: Bool
+    /// Values of `sensitive-variables`, shown as <sensitive> wherever they would appear (as Packer does).
+    public var sensitiveValues: [String] = []
     private let lock = Mutex()
     private let write: (String) -> Void
 
@@ -46,7 +48,8 @@ public final class BuildOutput: @unchecked Sendable {
             guard let human else { return }
             line = human
         }
-        lock.withLock { write(line + "\n") }
+        let masked = sensitiveValues.filter { !$0.isEmpty }.reduce(line) { $0.replacingAll($1, with: "<sensitive>") }
+        lock.withLock { write(masked + "\n") }
     }
 
     static func escape(_ field: String) -> String {

@@ -23,22 +23,10 @@ final class StepHostCommands: Step {
             let command = try Interpolation.render(template, context)
             let wrapped = try Interpolation.render(state.config.commandWrapper, context.with(fields: ["Command": command]))
             state.output.message("\(name)[\(index)]: \(wrapped)")
-            let result = try Command.run("/bin/sh", ["-c", wrapped])
-            for line in (result.stdout + result.stderr).split(separator: "\n") { state.output.message(String(line)) }
-            guard result.status.isSuccess else {
-                throw BuildError("\(name)[\(index)] \"\(wrapped)\" ended with \(result.status)")
+            let status = try HostShell.run(wrapped, log: state.output, cancellation: state.cancellation)
+            guard status.isSuccess else {
+                throw BuildError("\(name)[\(index)] \"\(wrapped)\" ended with \(status)")
             }
         }
-    }
-}
-
-/// `disk_size`: after mounting, grows the root filesystem online to fill its grown partition.
-final class StepGrowFilesystem: Step {
-    let name = "grow filesystem"
-
-    func run(_ state: BuildState) throws {
-        guard let volume = state.volume else { return }
-        let done = try FilesystemGrowth.grow(mountPath: state.mountPath, fstype: volume.mountType, to: volume.size)
-        state.output.debug("disk_size: \(done)")
     }
 }

@@ -11,6 +11,11 @@ final class StepPrepareOutput: Step {
         let config = state.config
         let directory = HostPath.absolute(config.outputDirectory)
         state.outputDirectory = directory
+        let source = HostPath.absolute(config.sourceImage)
+        // -force empties the output directory: never when the source image lives in it.
+        if let real = HostPath.resolved(source), let outputReal = HostPath.resolved(directory), real.hasPrefix(outputReal + "/") {
+            throw BuildError("the source image \(source) is inside the output directory \(directory); choose another output_directory")
+        }
         if HostPath.exists(directory) {
             guard state.force else {
                 throw BuildError("output directory \(directory) already exists; remove it or pass -force")
@@ -19,7 +24,6 @@ final class StepPrepareOutput: Step {
             try FileTree.removeAll(directory)
         }
         state.createdOutputDirectory = try FileTree.makeDirectories(directory)
-        let source = HostPath.absolute(config.sourceImage)
         let info = try ImageProbe.probe(path: source)
         state.sourceInfo = info
         state.overlayPath = "\(directory)/.\(config.imageName).\(state.runID).overlay.qcow2"

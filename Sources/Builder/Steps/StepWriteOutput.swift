@@ -14,7 +14,8 @@ final class StepWriteOutput: Step {
         partialPath = partial
         let compression = config.compression ? config.compressionType : nil
         state.output.debug("qemu-img convert to \(config.format.rawValue)" + (compression.map { ", compressed with \($0.rawValue)" } ?? ", uncompressed"))
-        try QemuImg.convert(state.overlayPath, to: partial, format: config.format, compression: compression)
+        try QemuImg.convert(state.overlayPath, to: partial, format: config.format, compression: compression,
+                            cancellation: state.cancellation)
         try FileTree.sync(partial)
         try syscall("rename", path: final) { rename(partial, final) }
         partialPath = nil
@@ -27,18 +28,5 @@ final class StepWriteOutput: Step {
             try syscall("unlink", path: partial) { unlink(partial) }
         }
         partialPath = nil
-    }
-}
-
-/// Describes the finished image: path, size and SHA-256; the build has succeeded once this ran.
-final class StepArtifact: Step {
-    let name = "artifact"
-
-    func run(_ state: BuildState) throws {
-        guard let path = state.outputPath else { throw BuildError("no output image was written") }
-        let artifact = Artifact(buildName: state.definition.name, path: path, size: try FileTree.fileSize(path),
-                                sha256: try SHA256.file(path))
-        state.artifact = artifact
-        state.succeeded = true
     }
 }

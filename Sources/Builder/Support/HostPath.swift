@@ -14,6 +14,13 @@ public enum HostPath {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// The canonical path (symlinks resolved), or nil if it does not exist.
+    public static func resolved(_ path: String) -> String? {
+        guard let real = realpath(path, nil) else { return nil }
+        defer { free(real) }
+        return String(cString: real)
+    }
+
     /// `path` made absolute against the current directory (no symlink resolution).
     public static func absolute(_ path: String) -> String {
         if path.hasPrefix("/") { return path }

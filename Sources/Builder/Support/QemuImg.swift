@@ -13,12 +13,13 @@ public enum QemuImg {
     }
 
     /// Flattens `source` (with its backing chain) into a standalone `destination` of `format`.
+    /// Stopped (TERM, then KILL) when `cancellation` fires: a large image takes a while.
     public static func convert(_ source: String, to destination: String, format: OutputFormat,
-                               compression: CompressionType?) throws {
+                               compression: CompressionType?, cancellation: Cancellation) throws {
         var arguments = ["convert", "-q", "-f", "qcow2", "-O", format.rawValue]
         if let compression {
             arguments += ["-c", "-o", "compression_type=\(compression.rawValue)"]
         }
-        try Command.check("qemu-img", arguments + [source, destination])
+        try CancellableCommand.check("qemu-img", arguments + [source, destination], cancellation: cancellation)
     }
 }

@@ -17,7 +17,8 @@ public struct BuildPlan {
         public let provisioners: [ProvisionerConfig]
         public let context: TemplateContext
 
-        public init(name: String, config: BuilderConfig, provisioners: [ProvisionerConfig], context: TemplateContext) {
+        /// A build not read from a template (the Packer plugin reads the options itself).
+        public init(name: String, config: BuilderConfig, provisioners: [ProvisionerConfig] = [], context: TemplateContext) {
             self.name = name
             self.config = config
             self.provisioners = provisioners
@@ -27,6 +28,8 @@ public struct BuildPlan {
 
     public let template: Template
     public let builds: [BuildDefinition]
+    /// The values of the template's `sensitive-variables`, for masking in output.
+    public let sensitiveValues: [String]
 
     /// Checks everything it can before any build starts; every problem is reported in one error.
     public static func make(_ template: Template, options: Options) throws -> BuildPlan {
@@ -56,7 +59,10 @@ public struct BuildPlan {
                                               provisioners: provisioners.filter { $0.applies(to: entry.name) }, context: context))
             }
         }
+        for name in template.sensitiveVariables where !template.variables.contains(where: { $0.name == name }) {
+            problems.add("sensitive-variables", "\"\(name)\" is not a variable of this template" + Suggestion.phrase(for: name, among: template.variables.map(\.name)))
+        }
         try problems.throwIfAny()
-        return BuildPlan(template: template, builds: builds)
+        return BuildPlan(template: template, builds: builds, sensitiveValues: template.sensitiveVariables.compactMap { variables[$0] })
     }
 }

@@ -57,9 +57,12 @@ public enum Attacher {
             let ignored = request.devicePath.map { "; device_path \($0) is not used" } ?? ""
             return (backend, "\(declined.joined(separator: "; ")); \(how)\(ignored)")
         }
-        throw AttachError("no way to attach \(request.image) on this host: \(declined.joined(separator: "; ")). "
-            + "Run `qemu-chroot doctor` for details")
+        throw AttachError("no way to attach \(request.image) on this host: \(declined.joined(separator: "; "))"
+            + doctorHint)
     }
+
+    /// Appended to "no way to attach" errors; `doctor` itself leaves it out.
+    public static let doctorHint = ". Run `qemu-chroot doctor` for details"
 
     private static func notBuiltIn(_ mode: AttachMode, nbd: NBDAvailability) -> String {
         if let absence = nbd.absenceReason, mode == .nbd || mode == .nbdIoctl {

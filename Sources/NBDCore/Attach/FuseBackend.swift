@@ -22,10 +22,10 @@ public struct FuseBackend: AttachBackend {
         if let reason = unavailableReason(for: request) { throw AttachError("cannot attach with fuse: \(reason)") }
         let directory: String
         if let ledger {
-            directory = "\(ledger.directory)/export-\(RunLedger.newRunID())"
+            directory = "\(ledger.directory)/\(QemuStorageDaemonExport.directoryPrefix)\(RunLedger.newRunID())"
         } else {
             try RunLedger.makeDirectories(Self.exportRoot)
-            directory = "\(Self.exportRoot)/\(RunLedger.newRunID())"
+            directory = "\(Self.exportRoot)/\(QemuStorageDaemonExport.directoryPrefix)\(RunLedger.newRunID())"
         }
         let export = try QemuStorageDaemonExport(
             image: request.image, driver: request.format.rawValue, readOnly: request.readOnly,

@@ -67,6 +67,7 @@ public final class LoopDevice: @unchecked Sendable {
             do {
                 try device.ioctl("LOOP_CONFIGURE", cnbd_loop_configure, pointer: &config)
             } catch let error as SystemError where error.errno == EBUSY {
+                Log.debug("\(path) was taken by another process first; asking for another free index")
                 try? device.close()
                 continue
             } catch let error as SystemError where error.errno == EINVAL && config.info.lo_flags & cnbd_lo_flags_direct_io != 0 {
@@ -115,6 +116,16 @@ public final class LoopDevice: @unchecked Sendable {
         do { try Self.clearFD(device) } catch { firstError = firstError ?? error }
         do { try device.close() } catch { firstError = firstError ?? error }
         if let firstError { throw firstError }
+        waitUntilReleased()
+    }
+
+    /// If someone else had the device open at LOOP_CLR_FD, the kernel frees it on their last close; give
+    /// that a moment so a detached image is really free when detach returns (a mount keeps it longer).
+    private func waitUntilReleased() {
+        let ours = LoopDeviceTable.Entry(device: path, backingFile: backingFile, offset: offset)
+        if !LoopDeviceTable.waitUntilFree(ours, seconds: 1) {
+            Log.debug("\(path) is still open elsewhere; it frees itself on its last close")
+        }
     }
 
     /// LOOP_CLR_FD on a device some other (dead) process configured, for `cleanup`.

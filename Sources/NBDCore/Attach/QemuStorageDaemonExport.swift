@@ -4,6 +4,9 @@ import Glibc
 /// The daemon is our direct child (PR_SET_PDEATHSIG, own process group so a terminal ^C reaches us, not it,
 /// and we unmount before it goes); the FUSE file sits alone in a private 0700 directory.
 public final class QemuStorageDaemonExport: @unchecked Sendable {
+    /// Export directories are named so, which tells `cleanup` which files it may remove in them.
+    public static let directoryPrefix = "export-"
+
     public let image: String
     /// The regular file the export is mounted on; reads and writes go to the image's virtual disk.
     public let path: String

@@ -47,8 +47,13 @@ public struct ChrootCommand: Sendable {
         options.stdout = out.childEnd
         options.stderr = err.childEnd
         options.newProcessGroup = true
-        let child = try ChildProcess.spawn("/bin/sh", ["-c", wrapper.render(command)],
+        let child: ChildProcess
+        do {
+            child = try ChildProcess.spawn("/bin/sh", ["-c", wrapper.render(command)],
                                            environment: environment ?? Self.defaultEnvironment, options: options)
+        } catch let error as SpawnError where error.stage == Int32(CNBD_SPAWN_EXEC.rawValue) {
+            throw ChrootCommandError(root: root, cause: error)
+        }
         out.closeChildEnd()
         err.closeChildEnd()
         onStart?(child)
@@ -72,4 +77,16 @@ private final class KillDeadline: @unchecked Sendable {
     private var deadline: Double?
     var value: Double? { lock.withLock { deadline } }
     func set(_ value: Double) { lock.withLock { if deadline == nil { deadline = value } } }
+}
+
+/// The chroot's shell could not be started: the image has no usable /bin/sh (missing, a dangling symlink,
+/// or built for another architecture without binfmt_misc support for it).
+public struct ChrootCommandError: Error, CustomStringConvertible {
+    public let root: String
+    public let cause: SpawnError
+
+    public var description: String {
+        "cannot run /bin/sh in the image mounted at \(root): \(Errno.message(cause.errno)) (\(Errno.name(cause.errno))); "
+            + "commands run with /bin/sh -c, so the image needs a working /bin/sh for this architecture"
+    }
 }

@@ -23,8 +23,12 @@ public final class RunLedger: @unchecked Sendable {
         runID = Self.newRunID()
         directory = "\(root)/\(runID)"
         let pid = getpid()
+        // Without our start time a cleanup could not tell us from a dead owner.
+        guard let startTime = ProcFS.startTime(of: pid) else {
+            throw AttachError("cannot read /proc/\(pid)/stat, which run records need to tell a live run from a killed one")
+        }
         record = RunRecord(
-            runID: runID, ownerPID: pid, ownerStartTime: ProcFS.startTime(of: pid) ?? 0,
+            runID: runID, ownerPID: pid, ownerStartTime: startTime,
             startedAt: time(nil), mountNamespace: nil, entries: [])
         try Self.makeDirectories(directory)
         try lock.withLock { try save() }
@@ -71,6 +75,7 @@ public final class RunLedger: @unchecked Sendable {
                 return
             }
             unlink(recordPath)
+            unlink("\(recordPath).tmp")
             rmdir(directory)
         }
     }

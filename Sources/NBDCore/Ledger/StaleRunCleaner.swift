@@ -18,6 +18,14 @@ public struct StaleRunCleaner {
     @discardableResult
     public func clean(_ run: StaleRun) -> Bool {
         let record = run.record
+        // Two cleanups at once would race to kill and unmount the same things: the second one waits its turn.
+        guard let lock = try? FileDescriptor.open(run.directory, O_RDONLY | O_DIRECTORY) else { return true }
+        defer { try? lock.close() }
+        if flock(lock.rawValue, LOCK_EX | LOCK_NB) != 0 {
+            report("run \(record.runID) is being cleaned up by another process; skipped")
+            return true
+        }
+        guard access("\(run.directory)/record.json", F_OK) == 0 else { return true }
         var failures = 0
         func step(_ what: String, _ body: () throws -> Void) {
             if dryRun { report("would release \(what)"); return }
@@ -48,11 +56,19 @@ public struct StaleRunCleaner {
             step("mount \(path)") { try Self.unmount(path) }
         }
         for case .loop(let device, let backingFile, let offset) in resources {
-            guard let entry = LoopDeviceTable.entry(for: device),
-                  entry.backingFile == backingFile, entry.offset == offset else { continue }
-            step("loop device \(device) (\(backingFile))") { try LoopDevice.clear(device) }
+            let ours = LoopDeviceTable.Entry(device: device, backingFile: backingFile, offset: offset)
+            // An autoclear device whose last user just went (the unmount above) frees itself a moment later.
+            guard !LoopDeviceTable.waitUntilFree(ours, seconds: dryRun ? 0 : 0.5) else { continue }
+            step("loop device \(device) (\(backingFile))") {
+                try LoopDevice.clear(device)
+                guard LoopDeviceTable.waitUntilFree(ours, seconds: 5) else {
+                    throw AttachError("\(device) is still in use (mounted elsewhere?); it frees itself on its last close")
+                }
+            }
         }
-        for case .fuseMount(let path) in resources where mounts.contains(path) {
+        // Stopping the daemon above may have unmounted its export already.
+        let mountsLeft = ProcFS.mountPoints()
+        for case .fuseMount(let path) in resources where mountsLeft.contains(path) {
             step("FUSE mount \(path)") { try Self.unmount(path) }
         }
         for case .nbd(let index, let identifier) in resources
@@ -64,8 +80,11 @@ public struct StaleRunCleaner {
                 }
             }
         }
-        for case .directory(let path) in resources where access(path, F_OK) == 0 {
-            step("directory \(path)") { try Self.removeExportDirectory(path) }
+        // Directories last, and only when everything above was released: one may still hold a mount.
+        let mountsAtEnd = ProcFS.mountPoints()
+        for case .directory(let path) in resources
+        where failures == 0 && access(path, F_OK) == 0 && !mountsAtEnd.contains(path) {
+            step("directory \(path)") { try Self.removeDirectory(path) }
         }
         if dryRun || failures > 0 { return failures == 0 }
         unlink("\(run.directory)/record.json")
@@ -119,10 +138,13 @@ public struct StaleRunCleaner {
         try syscall("umount2 (lazy, busy)", path: path) { umount2(path, Int32(MNT_DETACH)) }
     }
 
-    /// Our export directories hold only the FUSE mountpoint file and the daemon's log.
-    static func removeExportDirectory(_ path: String) throws {
-        unlink("\(path)/disk")
-        unlink("\(path)/daemon.log")
+    /// A FUSE export directory holds only the mountpoint file and the daemon's log; any other recorded
+    /// directory (a mount path) must be empty.
+    static func removeDirectory(_ path: String) throws {
+        if path.split(separator: "/").last?.hasPrefix(QemuStorageDaemonExport.directoryPrefix) == true {
+            unlink("\(path)/disk")
+            unlink("\(path)/daemon.log")
+        }
         try syscall("rmdir", path: path) { rmdir(path) }
     }
 }

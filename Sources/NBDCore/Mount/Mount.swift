@@ -39,9 +39,27 @@ public enum Mount {
         source: String, fstype: String, inside root: RootedPath, at target: String, options: MountOptions,
         createTarget: Bool = true
     ) throws -> LiveMount {
-        let fd = createTarget ? try root.makeDirectories(target) : try root.open(target, CNBD_O_PATH | O_DIRECTORY)
+        let fd = try resolveTarget(target, inside: root, create: createTarget,
+                                   file: options.isBind && !isDirectory(source))
         return try mount(source: source, fstype: fstype, on: fd, display: root.display(target), options: options,
                          isImageRoot: false)
+    }
+
+    /// A bind of a single file needs a file as its mount point; everything else a directory.
+    private static func resolveTarget(_ target: String, inside root: RootedPath, create: Bool, file: Bool) throws -> FileDescriptor {
+        guard file else {
+            return create ? try root.makeDirectories(target) : try root.open(target, CNBD_O_PATH | O_DIRECTORY)
+        }
+        if create {
+            try root.makeDirectories(RootedPath.components(target).dropLast().joined(separator: "/"))
+            try root.open(target, O_WRONLY | O_CREAT, mode: 0o644).close()
+        }
+        return try root.open(target, CNBD_O_PATH)
+    }
+
+    private static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) != 0 || info.st_mode & S_IFMT == S_IFDIR
     }
 
     private static func mount(

@@ -59,7 +59,7 @@ public final class MountStack: @unchecked Sendable {
     }
 
     private func lazyDetach(_ mount: LiveMount, holders: [MountHolder]) throws {
-        let who = holders.isEmpty ? "no process of this run holds it" : "last holders \(holders.map(\.description).joined(separator: ", "))"
+        let who = holders.isEmpty ? "no other process of this run holds it; qemu-chroot itself may" : "last holders \(holders.map(\.description).joined(separator: ", "))"
         if mount.isPseudo {
             Log.info("\(mount.target) (\(mount.fstype)) is still busy (\(who)); detaching it lazily (MNT_DETACH)")
             try Mount.unmount(mount.target, flags: Int32(MNT_DETACH))

@@ -9,6 +9,10 @@ public final class MuxBroker: @unchecked Sendable {
     private let monitor = Monitor()
     private var pending: [UInt32: [(stream: YamuxStream, arrived: Double)]] = [:]
     private var counter: UInt32 = 0
+    /// Streams whose 4-byte announcement is still awaited; a peer opening streams and saying nothing
+    /// would otherwise tie up a thread each.
+    private var announcing = 0
+    static let maxAnnouncing = 64
 
     public init(session: YamuxSession) { self.session = session }
 
@@ -17,7 +21,16 @@ public final class MuxBroker: @unchecked Sendable {
         Threads.detach { [self] in
             while let stream = try? session.accept() {
                 // Each announcement is read on its own thread so a silent peer cannot stall the others.
-                Threads.detach { [self] in route(stream) }
+                let admitted = monitor.withLock {
+                    guard announcing < Self.maxAnnouncing else { return false }
+                    announcing += 1
+                    return true
+                }
+                guard admitted else { stream.abort(); continue }
+                Threads.detach { [self] in
+                    route(stream)
+                    monitor.withLock { announcing -= 1 }
+                }
             }
             monitor.withLock { monitor.broadcast() }
         }

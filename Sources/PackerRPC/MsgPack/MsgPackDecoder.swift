@@ -1,13 +1,16 @@
 /// Reads one msgpack value. Hostile input gives an error, never a crash or a large allocation: container
 /// counts are not trusted for reservations (each element needs at least one byte, so a lie runs out of
-/// input), lengths of str/bin/ext are capped by `maxLength`, nesting by `maxDepth`.
+/// input), lengths of str/bin/ext are capped by `maxLength`, nesting by `maxDepth`, and the number of
+/// values in one message by `maxValues` (a decoded value is ~40 times larger than its 1-byte encoding).
 public struct MsgPackDecoder {
     public var maxDepth: Int
     public var maxLength: Int
+    public var maxValues: Int
 
-    public init(maxDepth: Int = 64, maxLength: Int = 64 << 20) {
+    public init(maxDepth: Int = 64, maxLength: Int = 64 << 20, maxValues: Int = 1 << 20) {
         self.maxDepth = maxDepth
         self.maxLength = maxLength
+        self.maxValues = maxValues
     }
 
     public static func decode(_ bytes: [UInt8]) throws -> MsgPackValue {
@@ -16,16 +19,19 @@ public struct MsgPackDecoder {
     }
 
     public func decode<Input: ByteInput>(from input: inout Input) throws -> MsgPackValue {
-        try decode(from: &input, depth: 0)
+        var budget = maxValues
+        return try decode(from: &input, depth: 0, budget: &budget)
     }
 
-    private func decode<Input: ByteInput>(from input: inout Input, depth: Int) throws -> MsgPackValue {
+    private func decode<Input: ByteInput>(from input: inout Input, depth: Int, budget: inout Int) throws -> MsgPackValue {
         guard depth < maxDepth else { throw MsgPackError.tooDeep(limit: maxDepth) }
+        budget -= 1
+        guard budget >= 0 else { throw MsgPackError.tooManyValues(limit: maxValues) }
         let marker = try input.readByte()
         switch marker {
         case 0x00...0x7f: return .uint(UInt64(marker))
-        case 0x80...0x8f: return try map(count: Int(marker & 0x0f), from: &input, depth: depth)
-        case 0x90...0x9f: return try array(count: Int(marker & 0x0f), from: &input, depth: depth)
+        case 0x80...0x8f: return try map(count: Int(marker & 0x0f), from: &input, depth: depth, budget: &budget)
+        case 0x90...0x9f: return try array(count: Int(marker & 0x0f), from: &input, depth: depth, budget: &budget)
         case 0xa0...0xbf: return try string(length: UInt64(marker & 0x1f), from: &input)
         case 0xc0: return .nil
         case 0xc1: throw MsgPackError.reservedByte(marker)
@@ -52,25 +58,25 @@ public struct MsgPackDecoder {
             return try string(length: try bigEndian(from: &input, bytes: 1 << Int(marker - 0xd9)), from: &input)
         case 0xdc, 0xdd:
             let count = try bigEndian(from: &input, bytes: marker == 0xdc ? 2 : 4)
-            return try array(count: Int(count), from: &input, depth: depth)
+            return try array(count: Int(count), from: &input, depth: depth, budget: &budget)
         case 0xde, 0xdf:
             let count = try bigEndian(from: &input, bytes: marker == 0xde ? 2 : 4)
-            return try map(count: Int(count), from: &input, depth: depth)
+            return try map(count: Int(count), from: &input, depth: depth, budget: &budget)
         default: return .int(Int64(Int8(bitPattern: marker)))
         }
     }
 
-    private func array<Input: ByteInput>(count: Int, from input: inout Input, depth: Int) throws -> MsgPackValue {
+    private func array<Input: ByteInput>(count: Int, from input: inout Input, depth: Int, budget: inout Int) throws -> MsgPackValue {
         var items: [MsgPackValue] = []
-        for _ in 0..<count { items.append(try decode(from: &input, depth: depth + 1)) }
+        for _ in 0..<count { items.append(try decode(from: &input, depth: depth + 1, budget: &budget)) }
         return .array(items)
     }
 
-    private func map<Input: ByteInput>(count: Int, from input: inout Input, depth: Int) throws -> MsgPackValue {
+    private func map<Input: ByteInput>(count: Int, from input: inout Input, depth: Int, budget: inout Int) throws -> MsgPackValue {
         var pairs: [MsgPackPair] = []
         for _ in 0..<count {
-            let key = try decode(from: &input, depth: depth + 1)
-            pairs.append(MsgPackPair(key, try decode(from: &input, depth: depth + 1)))
+            let key = try decode(from: &input, depth: depth + 1, budget: &budget)
+            pairs.append(MsgPackPair(key, try decode(from: &input, depth: depth + 1, budget: &budget)))
         }
         return .map(pairs)
     }

@@ -9,6 +9,11 @@ public final class RPCServer: @unchecked Sendable {
     private let stream: YamuxStream
     private var handlers: [String: Handler] = [:]
     private let writeLock = Monitor()
+    /// Requests running at once; more wait (the stream is not read meanwhile), so a flood of requests
+    /// cannot create unbounded threads. Packer has at most a few in flight (Run + Cancel, Ui calls).
+    static let maxInFlight = 32
+    private let slots = Monitor()
+    private var inFlight = 0
 
     /// Consulted for methods not registered, e.g. to forward `Ui<N>.Add` progress calls to the host.
     public var fallback: ((String) -> Handler?)?
@@ -53,12 +58,17 @@ public final class RPCServer: @unchecked Sendable {
             respond(method: method, seq: seq, reply: .map([]), error: Self.lookupError(method, known: handlers.keys))
             return
         }
+        slots.withLock {
+            while inFlight >= Self.maxInFlight { slots.wait() }
+            inFlight += 1
+        }
         Threads.detach { [self] in
             do {
                 respond(method: method, seq: seq, reply: try handler(body), error: "")
             } catch {
                 respond(method: method, seq: seq, reply: .map([]), error: "\(error)")
             }
+            slots.withLock { inFlight -= 1; slots.broadcast() }
         }
     }
 

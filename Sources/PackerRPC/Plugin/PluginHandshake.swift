@@ -22,12 +22,16 @@ public enum PluginHandshake {
     }
 
     /// Listens, prints the handshake line for `launch`, and returns Packer's connection.
-    public static func connect(_ launch: PluginLaunch) throws -> SocketConnection {
-        let listener = try UnixListener()
-        let line = launch.handshakeLine(socketPath: listener.path)
+    public static func connect(_ launch: PluginLaunch, environment: [String: String]) throws -> SocketConnection {
+        let listener: PluginListener
+        do { listener = try UnixListener() } catch {
+            Log.debug("no unix socket (\(error)); listening on TCP instead")
+            listener = try TCPListener(environment: environment)
+        }
+        let line = launch.handshakeLine(network: listener.network, address: listener.address)
         fputs(line, stdout)
         fflush(stdout)
         Log.debug("plugin handshake: \(line.dropLast())")
-        return try listener.acceptOne()
+        return try listener.acceptOne(timeout: 120)
     }
 }

@@ -43,11 +43,11 @@ public enum PluginLaunch: Equatable {
         #"{"version":"\#(version)","sdk_version":"0.6.10","api_version":"x5.0","builders":["\#(defaultComponent)"],"post_processors":[],"provisioners":[],"datasources":[]}"#
     }
 
-    /// The handshake line for a socket at `path`.
-    public func handshakeLine(socketPath path: String) -> String {
+    /// The handshake line for a listener (`network` "unix" or "tcp").
+    public func handshakeLine(network: String, address: String) -> String {
         switch self {
-        case .modernBuilder: return "5|0|unix|\(path)\n"
-        default: return "5|unix|\(path)\n"
+        case .modernBuilder: return "5|0|\(network)|\(address)\n"
+        default: return "5|\(network)|\(address)\n"
         }
     }
 }

@@ -23,7 +23,7 @@ public enum PluginMain {
             PluginHandshake.ignoreSignals()
             do {
                 try beforeServing()
-                let connection = try PluginHandshake.connect(launch)
+                let connection = try PluginHandshake.connect(launch, environment: environment)
                 try PluginServer.serve(builder(), on: connection)
                 return 0
             } catch {

@@ -22,8 +22,10 @@ final class ImageArtifact: PluginArtifact {
         return .map(generatedData.sorted { $0.key < $1.key }.map { MsgPackPair(.string($0.key), .string($0.value)) })
     }
 
-    /// A post-processor discarded the image (keep_input_artifact false): remove the file.
+    /// A post-processor discarded the image (keep_input_artifact false): remove the file, and its
+    /// directory when nothing else is in it (the original plugin removed the whole directory).
     func destroy() throws {
         try syscall("unlink", path: artifact.path) { unlink(artifact.path) }
+        if let slash = artifact.path.lastIndex(of: "/") { rmdir(String(artifact.path[..<slash])) }
     }
 }

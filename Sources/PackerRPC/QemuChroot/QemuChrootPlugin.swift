@@ -18,9 +18,9 @@ public final class QemuChrootPlugin: PluginBuilder, @unchecked Sendable {
 
     public func prepare(_ configs: [MsgPackValue]) -> PrepareOutcome {
         do {
-            let prepared = try PreparedBuild(try PackerConfigs(configs))
-            self.prepared = prepared
-            return PrepareOutcome(generatedVariables: Self.generatedVariables)
+            let packerConfigs = try PackerConfigs(configs)
+            prepared = try PreparedBuild(packerConfigs)
+            return PrepareOutcome(warnings: Self.unsupportedFlags(packerConfigs), generatedVariables: Self.generatedVariables)
         } catch let errors as TemplateErrors {
             return PrepareOutcome(error: errors.problems.map { "* \($0)" }.joined(separator: "\n"))
         } catch {
@@ -32,6 +32,20 @@ public final class QemuChrootPlugin: PluginBuilder, @unchecked Sendable {
         if let runBlocker { throw RPCFailure(runBlocker) }
         guard let prepared else { throw RPCFailure("Builder.Run before a successful Builder.Prepare") }
         return try PluginBuild(prepared: prepared, ui: ui, hook: hook, cancellation: cancellation).run()
+    }
+}
+
+extension QemuChrootPlugin {
+    /// Packer flags this builder does not act on, said once at prepare time instead of silently ignored.
+    static func unsupportedFlags(_ configs: PackerConfigs) -> [String] {
+        var warnings: [String] = []
+        if configs.flag("packer_debug") {
+            warnings.append("-debug: the qemu-chroot builder does not pause between steps")
+        }
+        if let onError = configs.string("packer_on_error"), !onError.isEmpty, onError != "cleanup" {
+            warnings.append("-on-error=\(onError): the qemu-chroot builder always cleans up a failed build (unmount, detach, no output)")
+        }
+        return warnings
     }
 }
 

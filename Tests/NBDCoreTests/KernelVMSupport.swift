@@ -47,10 +47,11 @@ enum KernelVM {
 
     /// A kernel request for every connection of `export`.
     static func request(_ export: KernelTestExport, connections: Int = 1, readOnly: Bool = false,
-                        identifier: String? = nil, index: Int? = nil) throws -> NBDKernelRequest {
+                        identifier: String? = nil, index: Int? = nil, timeout: UInt64 = 30) throws -> NBDKernelRequest {
         let connected = try (0..<connections).map { _ in try export.connect() }
         return NBDKernelRequest(sockets: connected.map(\.socket), size: connected[0].size, blockSize: 512,
-                                serverFlags: connected[0].flags, readOnly: readOnly, backendIdentifier: identifier,
+                                serverFlags: connected[0].flags, readOnly: readOnly, timeoutSeconds: timeout,
+                                backendIdentifier: identifier,
                                 deviceIndex: index)
     }
 }

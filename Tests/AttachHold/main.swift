@@ -3,6 +3,9 @@
 // Usage: attach-hold LEDGER_ROOT IMAGE MODE PARTITION MOUNT_DIR [private]
 // With "private" it works in its own mount namespace, like the CLI, and leaves a process there that no
 // parent-death signal reaches (as a provisioner's daemon would).
+// Without "private" it mounts in the HOST namespace on purpose: that case stands for a library caller that
+// never entered a private namespace, and the test checks that `cleanup` releases a killed run's host mount.
+// Its mounts lie only under the test's own temporary directory (ledger root and MOUNT_DIR).
 import Glibc
 import NBDCore
 

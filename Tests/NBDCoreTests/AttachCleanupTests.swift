@@ -11,6 +11,8 @@ private let skip = Host.missing(programs: AttachFixture.programs + ["qemu-storag
 struct AttachCleanupTests {
     static let helper = BuiltProduct.path("attach-hold")
 
+    /// The non-private cases mount in the host namespace deliberately (see Tests/AttachHold/main.swift):
+    /// releasing a killed run's host mount is what they check. Everything stays under the fixture directory.
     @Test(arguments: [(ImageFormat.qcow2, AttachMode.fuse, false), (.raw, .loop, false), (.qcow2, .fuse, true)])
     func killedRunIsReleasedByCleanup(format: ImageFormat, mode: AttachMode, privateNamespace: Bool) throws {
         try #require(access(Self.helper, X_OK) == 0, "\(Self.helper) is missing: swift build first")

@@ -18,7 +18,7 @@ struct AttachShellKillTests {
         let directory = try TemporaryDirectory("shell-kill")
         let image = directory.file("sample.qcow2")
         try Command.check(binary, ["sample-image", image])
-        let hostMounts = Set(ProcFS.mountPoints())
+        let runMounts = RunMounts(directory: directory.path)
 
         var pipe: [Int32] = [0, 0]
         try syscall("pipe2") { cnbd_pipe_cloexec(&pipe) }
@@ -46,7 +46,7 @@ struct AttachShellKillTests {
 
         shell.signal(SIGKILL)
         #expect(shell.wait() == .signaled(SIGKILL))
-        #expect(Set(ProcFS.mountPoints()).subtracting(hostMounts).isEmpty, "no mount of the run shows on the host")
+        #expect(runMounts.current(runIDs: [record.runID]).isEmpty, "no mount of the run shows on the host")
 
         let stale = try #require(RunLedger.findStale().first { $0.record.runID == record.runID })
         var lines: [String] = []

@@ -15,7 +15,7 @@ import TestSupport
     @Test(.enabled(if: requirements == nil, "\(requirements ?? "")"), .timeLimit(.minutes(1)))
     func writesPersistAndTheChrootSeesPseudoFilesystems() throws {
         let disk = try BusyboxDisk()
-        let mountsBefore = hostMounts()
+        let runMounts = RunMounts(directory: disk.directory.path)
         let first = try shell(disk, ["sh", "-c", "echo hi > /root/x && test -d /proc/1 && test -d /sys/kernel "
             + "&& test -c /dev/null && test -c /dev/pts/ptmx && echo ok"])
         #expect(first.status == .exited(0), "\(first.stderr)")
@@ -25,7 +25,7 @@ import TestSupport
         #expect(try shell(disk, ["sh", "-c", "exit 7"]).status == .exited(7))
         #expect(try shell(disk, ["sh", "-c", "kill -9 $$"]).status == .exited(128 + SIGKILL))
         #expect(try Command.run(try ExecutableLookup.resolve("qemu-img"), ["check", disk.path]).status == .exited(0))
-        #expect(hostMounts() == mountsBefore)
+        #expect(runMounts.current().isEmpty, "\(runMounts.current())")
     }
 
     static let layouts: [(BusyboxDisk.Table, BusyboxDisk.Filesystem)] = [
@@ -65,18 +65,18 @@ import TestSupport
     @Test(.enabled(if: requirements == nil, "\(requirements ?? "")"), .timeLimit(.minutes(1)))
     func killNineLeavesNoHostMount() throws {
         let disk = try BusyboxDisk()
-        let mountsBefore = hostMounts()
-        let child = try startSleepingShell(disk)
+        let runMounts = RunMounts(directory: disk.directory.path)
+        let (child, runIDs) = try startSleepingShell(disk)
         defer { child.terminate(grace: 0) }
-        #expect(hostMounts() == mountsBefore, "a mount of the running shell is visible on the host")
+        #expect(runMounts.current(runIDs: runIDs).isEmpty, "a mount of the running shell is visible on the host")
         child.signal(SIGKILL)
         #expect(child.wait() == .signaled(SIGKILL))
-        #expect(hostMounts() == mountsBefore, "the killed shell left a mount on the host")
+        #expect(runMounts.current(runIDs: runIDs).isEmpty, "the killed shell left a mount on the host")
         // What remains (loop device, FUSE export, processes) is the ledger's to release.
         let stale = RunLedger.findStale().filter { $0.record.ownerPID == child.pid }
         #expect(stale.count == 1, "the killed run left no record")
         for run in stale { #expect(StaleRunCleaner(report: { _ in }).clean(run)) }
-        #expect(hostMounts() == mountsBefore)
+        #expect(runMounts.current(runIDs: runIDs).isEmpty)
         let loops = try Command.check(try ExecutableLookup.resolve("losetup"), ["-a"])
         #expect(!loops.contains(disk.directory.path), "a loop device of the killed run remains")
     }
@@ -86,16 +86,15 @@ extension ChrootShellTests {
     @Test(.enabled(if: requirements == nil, "\(requirements ?? "")"), .timeLimit(.minutes(1)))
     func sigtermCancelsTheCommandAndCleansUpEverything() throws {
         let disk = try BusyboxDisk()
-        let mountsBefore = hostMounts()
-        let runsBefore = RunLedger.findAll().map(\.runID)
-        let child = try startSleepingShell(disk)
+        let runMounts = RunMounts(directory: disk.directory.path)
+        let (child, runIDs) = try startSleepingShell(disk)
         defer { child.terminate(grace: 0) }
         let start = Monotonic.now
         child.signal(SIGTERM)
         #expect(child.wait() == .exited(128 + SIGTERM))
         #expect(Monotonic.now - start < 5, "cancelling took \(Monotonic.now - start) s")
-        #expect(hostMounts() == mountsBefore)
-        #expect(RunLedger.findAll().map(\.runID) == runsBefore, "the cancelled run left a record behind")
+        #expect(runMounts.current(runIDs: runIDs).isEmpty, "the cancelled run left a mount on the host")
+        #expect(RunLedger.findAll().filter { runIDs.contains($0.runID) }.isEmpty, "the cancelled run left a record behind")
         let loops = try Command.check(try ExecutableLookup.resolve("losetup"), ["-a"])
         #expect(!loops.contains(disk.directory.path), "the cancelled run left a loop device")
         let daemons = try Command.check("/bin/ps", ["-eo", "args"])
@@ -121,19 +120,17 @@ extension ChrootShellTests {
     }
 }
 
-/// The host's /proc/mounts lines (the test process stays in the host namespace).
-func hostMounts() -> [String] {
-    ((try? read("/proc/mounts")) ?? "").split(separator: "\n").map(String.init)
-}
-
-/// `qemu-chroot shell DISK -- sh -c 'sleep 30; true'`, returned once the chroot command runs.
-private func startSleepingShell(_ disk: BusyboxDisk) throws -> ChildProcess {
+/// `qemu-chroot shell DISK -- sh -c 'sleep 30; true'`, returned once the chroot command runs, with the ID
+/// of the run it recorded (a list, so a missing record still leaves the leak checks something to filter by).
+private func startSleepingShell(_ disk: BusyboxDisk) throws -> (ChildProcess, runIDs: [String]) {
     var options = SpawnOptions()
     options.deathSignal = SIGKILL
     let child = try ChildProcess.spawn(QemuChrootBinary.path!, ["shell", disk.path, "--", "sh", "-c", "sleep 30; true"],
                                        options: options)
     #expect(waitForChrootCommand(of: child.pid), "the chroot command never started")
-    return child
+    let runIDs = RunLedger.findAll().filter { $0.ownerPID == child.pid }.map(\.runID)
+    #expect(runIDs.count == 1, "the running shell has no record")
+    return (child, runIDs)
 }
 
 /// Waits until `parent` has a child running the chroot command (busybox sh or sleep).

@@ -17,14 +17,5 @@ public struct AttachRequest: Sendable {
         self.devicePath = devicePath
     }
 
-    /// For callers written before `ImageFormat` existed; the header check in `Attacher.attach` refuses a
-    /// name that contradicts the file.
-    @available(*, deprecated, message: "pass the ImageFormat from ImageProbe")
-    public init(image: String, format: String, readOnly: Bool = false, mode: AttachMode = .auto,
-                devicePath: String? = nil) {
-        self.init(image: image, format: format == "qcow2" ? .qcow2 : .raw, readOnly: readOnly, mode: mode,
-                  devicePath: devicePath)
-    }
-
     var isQCOW2: Bool { format == .qcow2 }
 }

@@ -59,7 +59,7 @@ public enum ProcFS {
         }
     }
 
-    static func unescapeMountField(_ field: Substring) -> String {
+    public static func unescapeMountField(_ field: Substring) -> String {
         var bytes: [UInt8] = []
         var utf8 = Array(field.utf8)[...]
         while let byte = utf8.popFirst() {

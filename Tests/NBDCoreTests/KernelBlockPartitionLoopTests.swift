@@ -78,6 +78,11 @@ struct KernelBlockPartitionLoopTests {
         #expect(throws: NBDKernelError.self) { try theirs.map(number: 1, start: 2 << 20, size: 4 << 20) }
         #expect(try theirs.map(number: 1, start: 1 << 20, size: 8 << 20) == "/dev/\(loop.name)p1")
         try theirs.removeAll()
+        // disk_size rewrote the table after the kernel's scan: same start, larger size → resized in place.
+        let grown = BlockPartitions(disk: loop.name, descriptor: loop.descriptor)
+        #expect(try grown.map(number: 1, start: 1 << 20, size: 12 << 20) == "/dev/\(loop.name)p1")
+        #expect(BlockSysfs.attribute("/sys/class/block/\(loop.name)p1/size") == "24576")
+        try grown.removeAll()
         #expect(BlockSysfs.exists("/sys/class/block/\(loop.name)p1"), "only the one who added it deletes it")
         try ours.removeAll()
     }

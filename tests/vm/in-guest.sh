@@ -41,6 +41,24 @@ if "$QC" shell --help 2>/dev/null | grep -q -- --attach; then
     ! grep -q nbd /proc/mounts || { echo "in-guest: an nbd mount leaked into the guest's namespace"; exit 1; }
     echo "in-guest: kill -9 of shell --attach $mode: device freed by itself after $((n / 10)).$((n % 10)) s"
   done
+  # disk_size: ext4 grown online (EXT4_IOC_RESIZE_FS needs CAP_SYS_RESOURCE, which the dev container lacks).
+  # The source (128 MiB sample-image, made on the host) is built to 256 MiB over nbd (auto); the chroot's df
+  # lands in the image, and the output must be clean and its ext4 about 256 MiB.
+  src=$VMTEST_WORK/grow-src.qcow2 out=$VMTEST_WORK/grow-out
+  before=$("$QC" shell --read-only "$src" -- df -k / | awk 'NR==2{print $2}')
+  cat > /tmp/grow.json <<EOJ
+{"builders":[{"type":"qemu-chroot","source_image":"$src","output_directory":"$out","disk_size":"256M"}],
+ "provisioners":[{"type":"shell","inline":["df -k / > /root/df.txt"]}]}
+EOJ
+  "$QC" build /tmp/grow.json
+  img=$(ls "$out"/*.qcow2)
+  qemu-img check -q "$img" || { echo "in-guest: qemu-img check of the disk_size output failed"; exit 1; }
+  after=$("$QC" shell --read-only "$img" -- cat /root/df.txt | awk 'NR==2{print $2}')
+  # 256 MiB less the 1 MiB gap, GPT and ext4 overhead: at least 230000 KiB; the source had about 115000.
+  if [ -z "$after" ] || [ "$after" -lt 230000 ] || [ "$after" -gt 262144 ]; then
+    echo "in-guest: disk_size 256M: df in the chroot saw $after KiB (source $before KiB), expected 230000..262144"; exit 1
+  fi
+  echo "in-guest: qemu-chroot build disk_size 256M grew ext4 online: df $before -> $after KiB, qemu-img check clean"
 else
   echo "in-guest: qemu-chroot shell is not in this build; skipping the CLI run"
 fi

@@ -29,12 +29,18 @@ public final class BlockPartitions {
         if BlockSysfs.exists(sysfs) {
             let kernelStart = BlockSysfs.attribute("\(sysfs)/start").flatMap { UInt64($0) }.map { $0 * 512 }
             let kernelSize = BlockSysfs.attribute("\(sysfs)/size").flatMap { UInt64($0) }.map { $0 * 512 }
-            guard kernelStart == start, kernelSize == size else {
+            // disk_size rewrote the table after the kernel parsed it: same start, new size. Nothing uses the
+            // partition yet, so it is resized in place (BLKPG_RESIZE_PARTITION, as partx/resizepart do).
+            if kernelStart == start, let kernelSize, kernelSize != size {
+                try blkpg(BLKPG_RESIZE_PARTITION, number: number, start: start, size: size)
+                Log.debug("/dev/\(name): resized from \(kernelSize) to \(size) bytes to match the partition table")
+            } else if kernelStart != start || kernelSize != size {
                 throw NBDKernelError.partitionMismatch(
                     "the kernel already has /dev/\(name) at bytes \(kernelStart ?? 0)+\(kernelSize ?? 0), but the "
                         + "partition table we read says \(start)+\(size); detach the device and try again")
+            } else {
+                Log.debug("/dev/\(name): the kernel's own partition matches, reusing it")
             }
-            Log.debug("/dev/\(name): the kernel's own partition matches, reusing it")
         } else {
             try blkpg(BLKPG_ADD_PARTITION, number: number, start: start, size: size)
             added = true
@@ -69,7 +75,8 @@ public final class BlockPartitions {
         partition.start = Int64(start)
         partition.length = Int64(size)
         partition.pno = Int32(number)
-        let name = operation == BLKPG_ADD_PARTITION ? "BLKPG_ADD_PARTITION" : "BLKPG_DEL_PARTITION"
+        let name = operation == BLKPG_ADD_PARTITION ? "BLKPG_ADD_PARTITION"
+            : operation == BLKPG_RESIZE_PARTITION ? "BLKPG_RESIZE_PARTITION" : "BLKPG_DEL_PARTITION"
         let what = "/dev/\(BlockSysfs.partitionName(disk: disk, number: number))"
         try withUnsafeMutablePointer(to: &partition) { pointer in
             var argument = blkpg_ioctl_arg(op: operation, flags: 0, datalen: Int32(MemoryLayout<blkpg_partition>.size),

@@ -57,11 +57,7 @@ public enum ImageFixtures {
     }
 
     private static func makeWorkDirectory(in root: String) throws -> String {
-        var template = Array("\(root)/building.XXXXXX".utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw SystemError("mkdtemp", path: root, errno: errno)
-        }
-        return String(cString: made)
+        try PrivateDirectory.make("building", in: root)
     }
 
     static func fnv1a(_ text: String) -> String {

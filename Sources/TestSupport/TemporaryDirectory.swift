@@ -6,12 +6,7 @@ public final class TemporaryDirectory {
     public let path: String
 
     public init(_ prefix: String = "qemu-chroot-test") throws {
-        let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-        var template = Array("\(base)/\(prefix).XXXXXX".utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw SystemError("mkdtemp", path: base, errno: errno)
-        }
-        path = String(cString: made)
+        path = try PrivateDirectory.make(prefix)
     }
 
     public func file(_ name: String) -> String { "\(path)/\(name)" }

@@ -18,11 +18,7 @@ public final class BlockDeviceNode {
             path = standard
             return
         }
-        var template = Array("/tmp/qemu-chroot-dev.XXXXXX".utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw SystemError("mkdtemp", path: "/tmp/qemu-chroot-dev.XXXXXX", errno: errno)
-        }
-        let directory = String(cString: made)
+        let directory = try PrivateDirectory.make("qemu-chroot-dev", in: "/tmp")
         let node = "\(directory)/\(name)"
         do {
             try syscall("mknod", path: node) { mknod(node, S_IFBLK | 0o600, dev) }

@@ -7,8 +7,10 @@ public enum NBDKernelSupport: Equatable {
     public static func probe() -> NBDKernelSupport {
         if NetlinkNBDControl.available { return .netlink }
         if IoctlNBDControl.available { return .ioctl }
-        if BlockSysfs.nbdDriverLoaded { return .unavailable(reason: "the nbd driver is loaded but there is no /dev/nbd0") }
-        return .unavailable(reason: "the kernel nbd driver is not loaded (`modprobe nbd` loads it where the module exists)")
+        // One wording for "why not", shared with the attach layer and doctor: it knows whether modprobe would help.
+        let availability = NBDAvailability.probe()
+        return .unavailable(reason: availability.absenceReason
+            ?? "the nbd driver is loaded but answers neither netlink nor ioctl")
     }
 
     /// The control for the mechanism found, or nil.

@@ -21,7 +21,7 @@ public final class QemuNBDServer: @unchecked Sendable {
     public init(image: String, options: QemuNBDOptions) throws {
         try options.validate()
         let executable = try ExecutableLookup.resolve("qemu-nbd")
-        let directory = try QemuNBDServer.makePrivateDirectory()
+        let directory = try PrivateDirectory.make("qemu-nbd")
         let socketPath = "\(directory)/nbd.sock"
         let stderrPath = "\(directory)/qemu-nbd.stderr"
         do {
@@ -114,15 +114,6 @@ public final class QemuNBDServer: @unchecked Sendable {
         return false
     }
 
-    private static func makePrivateDirectory() throws -> String {
-        let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-        var template = Array("\(base)/qemu-nbd.XXXXXX".utf8CString)
-        // mkdtemp creates the directory with mode 0700.
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw SystemError("mkdtemp", path: base, errno: errno)
-        }
-        return String(cString: made)
-    }
 
     /// Only the files we put there, then the directory itself: nothing else could be inside a 0700
     /// directory we created, and a plain rmdir never follows anything.

@@ -60,8 +60,8 @@ enum ShellVariables {
         }.joined().trimmingWhitespace()
     }
 
-    static func quote(_ text: String) -> String { "'" + text.replacingAll("'", with: "'\"'\"'") + "'" }
+    static func quote(_ text: String) -> String { ShellQuote.quote(text) }
 
     /// An argv as one shell command line.
-    static func quote(_ arguments: [String]) -> String { arguments.map { quote($0) }.joined(separator: " ") }
+    static func quote(_ arguments: [String]) -> String { ShellQuote.join(arguments) }
 }

@@ -3,7 +3,7 @@
 final class LoopBackedImage: AttachedImage, @unchecked Sendable {
     let mode: AttachMode
     var disk: BlockReader { reader }
-    private let reader: AttachedDiskReader
+    private let reader: FileBlockReader
     private let backingFile: String
     private let readOnly: Bool
     private let export: QemuStorageDaemonExport?
@@ -16,7 +16,7 @@ final class LoopBackedImage: AttachedImage, @unchecked Sendable {
     init(mode: AttachMode, backingFile: String, readOnly: Bool, export: QemuStorageDaemonExport?,
          ledger: RunLedger?) throws {
         do {
-            reader = try AttachedDiskReader(path: backingFile, readOnly: readOnly)
+            reader = try FileBlockReader(path: backingFile, writable: !readOnly)
         } catch {
             try? export?.stop()
             throw error

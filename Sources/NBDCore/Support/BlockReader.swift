@@ -9,15 +9,17 @@ public protocol BlockReader: AnyObject {
     func read(at offset: UInt64, count: Int) throws -> [UInt8]
 }
 
-/// A disk read wholesale from a raw file or a block device with pread(2).
-public final class FileBlockReader: BlockReader {
+/// A disk read wholesale from a raw file or a block device with pread(2). It can be closed, because a
+/// FUSE export cannot unmount while its file is held open.
+public final class FileBlockReader: BlockReader, @unchecked Sendable {
     public let path: String
     public let size: UInt64
     private let file: FileDescriptor
 
-    public init(path: String) throws {
+    /// `writable` opens read-write, so `sync()` can flush through a writable FUSE export.
+    public init(path: String, writable: Bool = false) throws {
         self.path = path
-        let file = try FileDescriptor.open(path, O_RDONLY)
+        let file = try FileDescriptor.open(path, writable ? O_RDWR : O_RDONLY)
         self.file = file
         var info = stat()
         try syscall("fstat", path: path) { fstat(file.rawValue, &info) }
@@ -35,9 +37,19 @@ public final class FileBlockReader: BlockReader {
         guard count >= 0, offset <= size, UInt64(count) <= size - offset else {
             throw SystemError("read", path: "\(path) at \(offset)+\(count) (disk is \(size) bytes)", errno: EINVAL)
         }
+        guard file.rawValue >= 0 else { throw SystemError("read", path: "\(path) (closed: the disk was detached)", errno: EBADF) }
         var buffer = [UInt8](repeating: 0, count: count)
         let got = try buffer.withUnsafeMutableBytes { try file.pread(into: $0, at: offset) }
         guard got == count else { throw SystemError("read", path: "\(path) at \(offset): short read", errno: EIO) }
         return buffer
     }
+
+    /// fsync(2): for a FUSE export file this makes qemu-storage-daemon flush the image.
+    public func sync() throws {
+        guard file.rawValue >= 0 else { return }
+        try syscall("fsync", path: path) { fsync(file.rawValue) }
+    }
+
+    /// Idempotent.
+    public func close() throws { try file.close() }
 }

@@ -35,7 +35,7 @@ struct SampleImageCommand: ParsableCommand {
         options.dataPartition = dataPartition
         guard ["ext4", "btrfs"].contains(filesystem) else { throw ValidationError("--filesystem must be ext4 or btrfs") }
         options.filesystem = filesystem
-        guard let format = OutputFormat(rawValue: format) else { throw ValidationError("--format must be qcow2 or raw") }
+        guard let format = ImageFormat(rawValue: format) else { throw ValidationError("--format must be qcow2 or raw") }
         options.format = format
         if debian { options.size = 2 << 30 }
         if let size {

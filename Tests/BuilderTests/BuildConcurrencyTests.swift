@@ -10,7 +10,7 @@ struct BuildConcurrencyTests {
     @Test(.timeLimit(.minutes(2))) func sigintMidProvisionerReleasesEverything() throws {
         let work = try TemporaryDirectory("builder-sigint")
         let image = try CLI.sampleImage(in: work.path)
-        let before = try SHA256.file(image)
+        let before = try FileDigest.sha256(image)
         let marker = work.file("provisioning-started")
         let template = try CLI.template(in: work.path, image: image, provisioners: #"""
             [{"type": "shell-local", "inline": ["touch \#(marker)"]},
@@ -28,7 +28,7 @@ struct BuildConcurrencyTests {
         #expect(status == .exited(1))
         #expect(!HostPath.exists(work.file("output-test")))
         #expect(CLI.leftovers(under: work.path).isEmpty, "\(CLI.leftovers(under: work.path))")
-        #expect(try SHA256.file(image) == before)
+        #expect(try FileDigest.sha256(image) == before)
     }
 
     @Test(.timeLimit(.minutes(2))) func sigtermStopsAHostCommand() throws {
@@ -53,7 +53,7 @@ struct BuildConcurrencyTests {
     @Test(.timeLimit(.minutes(5))) func fourBuildsFromOneSourceInParallel() throws {
         let work = try TemporaryDirectory("builder-parallel")
         let image = try CLI.sampleImage(in: work.path)
-        let before = try SHA256.file(image)
+        let before = try FileDigest.sha256(image)
         var children: [ChildProcess] = []
         for index in 0..<4 {
             let template = try CLI.template(in: work.path, name: "t\(index).json", image: image,
@@ -66,7 +66,7 @@ struct BuildConcurrencyTests {
         let statuses = children.map { $0.wait() }
         #expect(statuses.allSatisfy { $0 == .exited(0) }, "\(statuses)")
         for index in 0..<4 { #expect(HostPath.isReadableFile(work.file("out\(index)/packer-test.qcow2"))) }
-        #expect(try SHA256.file(image) == before)
+        #expect(try FileDigest.sha256(image) == before)
         #expect(CLI.leftovers(under: work.path).isEmpty)
     }
 

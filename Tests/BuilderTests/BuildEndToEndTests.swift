@@ -24,13 +24,13 @@ struct BuildEndToEndTests {
     }
 
     @Test func defaultsWriteTheImageAndLeaveTheSourceUnchanged() throws {
-        let before = try SHA256.file(image)
+        let before = try FileDigest.sha256(image)
         let template = try CLI.template(in: work.path, image: image, provisioners: #"[{"type": "shell", "inline": ["echo built > /hello"]}]"#)
         let result = try build(template)
         expectSuccess(result)
         let output = work.file("output-test/packer-test.qcow2")
         #expect(HostPath.isReadableFile(output))
-        #expect(try SHA256.file(image) == before)
+        #expect(try FileDigest.sha256(image) == before)
         #expect(result.stdout.contains("provision done in"))
         #expect(result.stdout.contains("sha256"))
         // Read the file back out of the output with a second build's download.
@@ -182,7 +182,7 @@ struct BuildEndToEndTests {
     }
 
     @Test func aFailingProvisionerLeavesNothing() throws {
-        let before = try SHA256.file(image)
+        let before = try FileDigest.sha256(image)
         let template = try CLI.template(in: work.path, image: image,
                                         provisioners: #"[{"type": "shell", "inline": ["echo about to fail", "exit 3"]}]"#)
         let result = try build(template)
@@ -190,7 +190,7 @@ struct BuildEndToEndTests {
         #expect((result.stdout + result.stderr).contains("exit status 3"))
         #expect(!HostPath.exists(work.file("output-test")))
         #expect(CLI.leftovers(under: work.path).isEmpty, "\(CLI.leftovers(under: work.path))")
-        #expect(try SHA256.file(image) == before)
+        #expect(try FileDigest.sha256(image) == before)
     }
 
     @Test func shellScriptsEnvironmentAndExecuteCommand() throws {

@@ -5,24 +5,24 @@ import NBDCore
 import Testing
 
 /// Records what the service asked for; "runs" commands by echoing them.
-private final class FakeCommunicator: Communicator, @unchecked Sendable {
+private final class FakeCommunicator: PackerCommunicator, @unchecked Sendable {
     let lock = Mutex()
     var files: [String: (bytes: [UInt8], mode: mode_t?)] = [:]
     var directories: [String] = []
 
-    func run(_ command: RemoteCommand, cancellation: Cancellation) throws -> NBDCore.ExitStatus {
-        if command.command == "cat", let stdin = command.stdin {
+    func run(_ command: String, stdin: Int32?, stdout: @escaping (ArraySlice<UInt8>) -> Void,
+             stderr: @escaping (ArraySlice<UInt8>) -> Void, cancellation: Cancellation) throws -> HostSystem.ExitStatus {
+        if command == "cat", let stdin {
             let input = try FileDescriptor(adopting: dup(stdin), path: "stdin").read(count: 1 << 20)
-            command.stdout(input[...])
+            stdout(input[...])
             return .exited(0)
         }
-        command.stdout(Array("out: \(command.command)\n".utf8)[...])
-        command.stderr(Array("err\n".utf8)[...])
+        stdout(Array("out: \(command)\n".utf8)[...])
+        stderr(Array("err\n".utf8)[...])
         return .exited(3)
     }
 
-    func upload(_ source: UploadSource, to destination: String, mode: mode_t?) throws {
-        guard case .file(let path) = source else { throw RPCFailure("expected a spooled file") }
+    func upload(file path: String, to destination: String, mode: mode_t?) throws {
         let bytes = try FileDescriptor.open(path, O_RDONLY).read(count: 16 << 20)
         lock.withLock { files[destination] = (bytes, mode) }
     }

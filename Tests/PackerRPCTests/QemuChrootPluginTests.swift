@@ -1,3 +1,4 @@
+@testable import packer_builder_qemu_chroot
 import Builder
 import NBDCore
 @testable import PackerRPC

@@ -1,3 +1,4 @@
+import HostSystem
 @testable import PackerRPC
 import Testing
 

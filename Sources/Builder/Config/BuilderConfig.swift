@@ -12,7 +12,7 @@ public struct BuilderConfig {
     public var sourceImage: String
     public var outputDirectory: String
     public var imageName: String
-    public var format: OutputFormat = .qcow2
+    public var format: ImageFormat = .qcow2
     public var compression = false
     public var compressionType: CompressionType = .zlib
     public var devicePath: String?
@@ -57,7 +57,7 @@ public struct BuilderConfig {
             if directory.isEmpty { reader.problem("output_directory", "must not be empty") }
             config.outputDirectory = directory
         }
-        if let format = reader.choice("format", OutputFormat.allCases.map(\.rawValue)) { config.format = OutputFormat(rawValue: format)! }
+        if let format = reader.choice("format", ImageFormat.allCases.map(\.rawValue)) { config.format = ImageFormat(rawValue: format)! }
         config.imageName = "packer-\(buildName).\(config.format.rawValue)"
         if let name = reader.string("image_name") {
             if name.isEmpty || name.contains("/") || name == "." || name == ".." {
@@ -114,10 +114,3 @@ public struct BuilderConfig {
     }
 }
 
-public enum OutputFormat: String, CaseIterable, Sendable {
-    case qcow2, raw
-}
-
-public enum CompressionType: String, CaseIterable, Sendable {
-    case zlib, zstd
-}

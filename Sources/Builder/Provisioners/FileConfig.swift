@@ -1,3 +1,4 @@
+import NBDCore
 /// The `file` provisioner's options: upload a host file or directory (or inline `content`) into the
 /// image, or download from it, with Packer's trailing-slash rules for directories.
 public struct FileConfig {

@@ -1,3 +1,4 @@
+import NBDCore
 /// The `shell` provisioner's options, as Packer's shell provisioner names them.
 public struct ShellConfig {
     public static let defaultExecuteCommand = "chmod +x {{.Path}}; {{.Vars}} {{.Path}}"

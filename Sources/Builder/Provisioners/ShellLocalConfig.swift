@@ -1,3 +1,4 @@
+import NBDCore
 /// The `shell-local` provisioner's options: commands run on the host, not in the image.
 public struct ShellLocalConfig {
     public static let defaultExecuteCommand = ["/bin/sh", "-c", "{{.Vars}} {{.Script}}"]

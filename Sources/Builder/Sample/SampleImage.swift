@@ -8,7 +8,7 @@ public enum SampleImage {
         public var size: UInt64 = 128 << 20
         /// debootstrap a minimal Debian instead of the busybox-static userland.
         public var debian = false
-        public var format: OutputFormat = .qcow2
+        public var format: ImageFormat = .qcow2
         /// A small ext4 partition 1 labelled "data" before the root (which is then partition 2), for
         /// trying `mount_partition`.
         public var dataPartition = false

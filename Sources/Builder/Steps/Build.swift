@@ -1,3 +1,4 @@
+import FoundationEssentials
 import NBDCore
 
 /// How one build ended.
@@ -60,7 +61,7 @@ public enum Build {
             ledger = nil
         }
         defer { ledger?.finish() }
-        let runID = ledger?.runID ?? String(UUID.random().prefix(8))
+        let runID = ledger?.runID ?? String(UUID().uuidString.lowercased().prefix(8))
         let state = BuildState(definition: definition, runID: runID, force: options.force, cancellation: cancellation,
                                output: output, ledger: ledger)
         state.output.debug("run id \(runID)")

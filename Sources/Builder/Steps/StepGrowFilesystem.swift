@@ -1,3 +1,4 @@
+import NBDCore
 /// `disk_size`: after mounting, grows the root filesystem online to fill its grown partition.
 final class StepGrowFilesystem: Step {
     let name = "grow filesystem"

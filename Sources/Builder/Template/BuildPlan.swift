@@ -1,3 +1,4 @@
+import NBDCore
 /// What a run of the template will build: one `BuildDefinition` per selected builder, each with its
 /// checked config and the provisioners that apply to it. Making the plan is `packer validate`.
 public struct BuildPlan {

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Glibc
 
 public struct InterpolationError: Error, CustomStringConvertible {
@@ -100,7 +101,7 @@ public enum Interpolation {
         case "isotime":
             let layout = arguments.isEmpty ? GoTimeLayout.rfc3339 : try onlyArgument()
             return GoTimeLayout.format(seconds: context.startTime, layout: layout)
-        case "uuid": try noArguments(); return UUID.random()
+        case "uuid": try noArguments(); return UUID().uuidString.lowercased()
         case "pwd": try noArguments(); return currentDirectory()
         case "template_dir": try noArguments(); return context.templateDirectory
         case "upper": return try onlyArgument().uppercased()

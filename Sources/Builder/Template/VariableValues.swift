@@ -1,3 +1,4 @@
+import NBDCore
 /// User variables as a build sees them: defaults from the template (which may use `{{env}}` and other
 /// variables), overridden by `-var-file` files and then `-var` flags, in command-line order.
 public enum VariableValues {

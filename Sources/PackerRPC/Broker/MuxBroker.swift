@@ -1,3 +1,4 @@
+import HostSystem
 /// Packer's mux broker on top of yamux: every stream starts with a uint32 little-endian "broker id" that
 /// says which endpoint it is for; the acceptor answers with the same 4 bytes. Id 0 is the component's
 /// main endpoint. Ids we hand out come from `nextID()`; ids the host hands us are dialed.

@@ -1,3 +1,4 @@
+import HostSystem
 /// The gob stream a builder writes on Communicator.Start's response stream: the type definition of
 /// `CommandFinished{ExitStatus int}`, then one value. Packer waits for it after stdout and stderr reach EOF.
 public enum CommandFinished {

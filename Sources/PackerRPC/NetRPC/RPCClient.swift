@@ -1,3 +1,4 @@
+import HostSystem
 /// Go's net/rpc client with Packer's msgpack codec on one yamux stream. Several calls may be in flight;
 /// replies arrive in completion order and are matched by Seq.
 public final class RPCClient: @unchecked Sendable {

@@ -1,4 +1,4 @@
-import NBDCore
+import HostSystem
 
 /// Go's net/rpc server with Packer's msgpack codec on one yamux stream. Each request is a header
 /// `{ServiceMethod, Seq}` followed by a body; each runs on its own thread (Packer calls Builder.Cancel

@@ -1,5 +1,5 @@
 import Glibc
-import NBDCore
+import HostSystem
 
 /// Where Packer connects: a unix socket (Packer's SDK on Unix) or, when that cannot be made, TCP on
 /// 127.0.0.1 within PACKER_PLUGIN_MIN_PORT..MAX (what the SDK does on Windows; 1.6.6 accepts it on Linux).

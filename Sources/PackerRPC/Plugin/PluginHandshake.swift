@@ -1,5 +1,5 @@
 import Glibc
-import NBDCore
+import HostSystem
 
 /// The start of every plugin process: refuse to run by hand, listen, print the one handshake line on
 /// stdout (nothing may precede it), accept Packer's connection.

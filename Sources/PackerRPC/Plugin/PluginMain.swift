@@ -1,5 +1,5 @@
 import Glibc
-import NBDCore
+import HostSystem
 
 /// The plugin executable's body, shared by both launch forms (see PluginLaunch for how argv decides).
 public enum PluginMain {

@@ -1,4 +1,4 @@
-import NBDCore
+import HostSystem
 
 /// One plugin process's life after the handshake: yamux + broker on Packer's connection, the Builder
 /// service on broker id 0, until Packer disconnects (it normally SIGKILLs us instead). When the

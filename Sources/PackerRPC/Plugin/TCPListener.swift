@@ -1,5 +1,5 @@
 import Glibc
-import NBDCore
+import HostSystem
 
 /// 127.0.0.1 on the first free port in Packer's range (PACKER_PLUGIN_MIN_PORT..MAX, default 10000-25000).
 public final class TCPListener: PluginListener {

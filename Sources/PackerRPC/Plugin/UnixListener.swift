@@ -1,5 +1,5 @@
 import Glibc
-import NBDCore
+import HostSystem
 
 /// The unix socket Packer connects to, in a fresh private directory (as Packer's SDK does on Unix).
 /// It accepts exactly one connection, then removes the socket and its directory.

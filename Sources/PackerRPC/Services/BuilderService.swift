@@ -1,4 +1,4 @@
-import NBDCore
+import HostSystem
 
 /// The Builder service on broker id 0: Prepare, ConfigSpec, Run, Cancel. Packer calls Cancel on the same
 /// stream while Run is pending, which works because the RPC server runs each request on its own thread.

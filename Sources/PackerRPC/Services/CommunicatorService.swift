@@ -1,22 +1,21 @@
-import Builder
 import Glibc
-import NBDCore
+import HostSystem
 
-/// Packer's Communicator served on the provisioning stream, executed by the Builder library's
-/// `Communicator` (the chroot), so provisioners run through the same code as `qemu-chroot build`.
+/// Packer's Communicator served on the provisioning stream, executed by a `PackerCommunicator` (in the
+/// plugin: the Builder library's chroot), so provisioners run through the same code as `qemu-chroot build`.
 /// Data streams are broker ids Packer is already waiting on (5 s), so they are dialed before replying.
-final class CommunicatorService {
-    private let communicator: Communicator
+public final class CommunicatorService {
+    private let communicator: PackerCommunicator
     private let broker: MuxBroker
     private let cancellation: Cancellation
 
-    init(communicator: Communicator, broker: MuxBroker, cancellation: Cancellation) {
+    public init(communicator: PackerCommunicator, broker: MuxBroker, cancellation: Cancellation) {
         self.communicator = communicator
         self.broker = broker
         self.cancellation = cancellation
     }
 
-    func register(on server: RPCServer) {
+    public func register(on server: RPCServer) {
         server.register("Communicator.Start") { [self] body in try start(body) }
         server.register("Communicator.Upload") { [self] body in try upload(body) }
         server.register("Communicator.Download") { [self] body in try download(body) }
@@ -53,10 +52,11 @@ final class CommunicatorService {
         do {
             let input = try stdin.map(StdinPipe.init)
             defer { input?.closeReadEnd() }
-            let remote = RemoteCommand(command, stdin: input?.readEnd,
-                                       stdout: { chunk in try? stdout?.write(Array(chunk)) },
-                                       stderr: { chunk in try? stderr?.write(Array(chunk)) })
-            return Int64(try communicator.run(remote, cancellation: cancellation).shellCode)
+            let status = try communicator.run(command, stdin: input?.readEnd,
+                                              stdout: { chunk in try? stdout?.write(Array(chunk)) },
+                                              stderr: { chunk in try? stderr?.write(Array(chunk)) },
+                                              cancellation: cancellation)
+            return Int64(status.shellCode)
         } catch {
             try? stderr?.write(Array("qemu-chroot: \(error)\n".utf8))
             Log.debug("Communicator.Start \(command): \(error)")
@@ -77,7 +77,7 @@ final class CommunicatorService {
         try spool.descriptor.close()
         // FileInfo.M is Go's os.FileMode; only the permission bits apply to the uploaded file.
         let mode = body["FileInfo"]?["M"]?.integerValue.map { mode_t($0 & 0o777) }
-        try communicator.upload(.file(spool.path), to: path, mode: mode)
+        try communicator.upload(file: spool.path, to: path, mode: mode)
         return .nil
     }
 

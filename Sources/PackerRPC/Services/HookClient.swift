@@ -1,4 +1,4 @@
-import NBDCore
+import HostSystem
 
 /// Packer's Hook served by the host on the Run stream. Before calling Hook.Run we serve the builder's
 /// services (Communicator) and the Ui on a broker id that Packer dials right away.

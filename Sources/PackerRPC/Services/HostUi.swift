@@ -1,4 +1,4 @@
-import NBDCore
+import HostSystem
 
 /// Packer's Ui served by the host on the Run stream. A Ui call that fails is logged, never fatal: output
 /// must not abort a build.

@@ -1,4 +1,4 @@
-import NBDCore
+import HostSystem
 
 /// What the Packer services need from a builder. `BuilderAdapter` implements it with the Builder library;
 /// tests use fakes, so the transport is tested without images or root.

@@ -1,5 +1,5 @@
 import Glibc
-import NBDCore
+import HostSystem
 
 /// Feeds a Communicator.Start stdin stream into a pipe whose read end becomes the command's stdin.
 final class StdinPipe {

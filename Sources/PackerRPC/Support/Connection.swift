@@ -1,5 +1,5 @@
 import Glibc
-import NBDCore
+import HostSystem
 
 /// The byte pipe under a yamux session: the one socket Packer connects to, or a socketpair in tests.
 public protocol Connection: AnyObject, Sendable {

@@ -1,5 +1,5 @@
 import Glibc
-import NBDCore
+import HostSystem
 
 /// A private temporary file for an upload received from Packer, so a large file is streamed to disk
 /// instead of held in memory; removed with its directory when done.

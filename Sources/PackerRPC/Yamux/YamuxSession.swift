@@ -1,4 +1,4 @@
-import NBDCore
+import HostSystem
 
 /// A hashicorp/yamux session. The plugin is the server (Packer's host is the client): it opens even
 /// stream ids and accepts odd ones. The client role exists so tests can play Packer's side in-process. One reader thread dispatches frames; writers share `writeLock` so frames never

@@ -1,3 +1,4 @@
+import HostSystem
 /// One yamux stream: a reliable, flow-controlled byte pipe inside the session. Its state is guarded by
 /// the session's monitor; `writeLock` keeps a multi-frame write in one piece relative to other writers.
 public final class YamuxStream: @unchecked Sendable {

@@ -1,5 +1,8 @@
 import Glibc
-@testable import NBDCore
+import NBDCore
+@testable import ImageLayout
+@testable import QemuTools
+@testable import HostSystem
 import Testing
 import TestSupport
 

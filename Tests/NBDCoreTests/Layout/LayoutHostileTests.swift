@@ -1,4 +1,7 @@
-@testable import NBDCore
+import NBDCore
+@testable import ImageLayout
+@testable import QemuTools
+@testable import HostSystem
 import Testing
 
 /// Hand-made hostile tables: each must give a clear error or warning, never a trap or a hang.

@@ -1,0 +1,22 @@
+import Crypto
+import Glibc
+import NBDCore
+
+/// Checksums of whole files (the artifact's SHA-256), read in 1 MiB chunks so a large image is never
+/// held in memory.
+public enum FileDigest {
+    public static func sha256(_ path: String) throws -> String {
+        let file = try FileDescriptor.open(path, O_RDONLY)
+        defer { try? file.close() }
+        var hasher = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: UInt64 = 0
+        while true {
+            let got = try buffer.withUnsafeMutableBytes { try file.pread(into: $0, at: offset) }
+            if got == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+            offset += UInt64(got)
+        }
+        return hasher.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+}

@@ -1,0 +1,31 @@
+import Glibc
+
+/// A host program run to completion unless the build is cancelled first (then TERM, a grace period,
+/// KILL). Its stderr goes to an unlinked temporary file, read for the error message.
+public enum CancellableCommand {
+    public static func check(_ executable: String, _ arguments: [String], cancellation: Cancellation) throws {
+        let base = ProcessEnvironment.current["TMPDIR"] ?? "/tmp"
+        var template = Array("\(base)/qemu-chroot-stderr.XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw SystemError("mkstemp", path: base, errno: errno) }
+        unlink(String(cString: template))
+        let errors = FileDescriptor(adopting: fd, path: "stderr of \(executable)")
+        defer { try? errors.close() }
+        var options = SpawnOptions()
+        options.stderr = fd
+        options.newProcessGroup = true
+        let child = try ChildProcess.spawn(executable, arguments, options: options)
+        // On the cancelling thread: TERM, up to 5 s, then KILL; wait() below sees the reaped status.
+        let token = cancellation.onCancel { child.terminate(grace: 5) }
+        defer { cancellation.remove(token) }
+        let status = child.wait()
+        if cancellation.isCancelled { throw CancelledError(cancellation.cancelReason) }
+        guard status.isSuccess else {
+            var text = [UInt8](repeating: 0, count: 4096)
+            let got = text.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+            let message = String(decoding: text.prefix(max(0, got)), as: UTF8.self).trimmingWhitespace()
+            throw CommandFailed(commandLine: "\(executable) \(arguments.first ?? "")",
+                                result: CommandResult(status: status, stdout: "", stderr: message))
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import CNBD
+import Glibc
+
+/// Options for starting a child; the defaults give a plain child with /dev/null streams.
+public struct SpawnOptions {
+    /// chroot(2) into this directory before exec; the executable path is then resolved inside it.
+    public var root: String?
+    public var directory: String?
+    public var stdin: Int32 = -1
+    public var stdout: Int32 = -1
+    public var stderr: Int32 = -1
+    /// Put the child in its own process group so a cancel can signal everything it started.
+    public var newProcessGroup = false
+    /// Signal the child gets when the thread that spawned it exits (PR_SET_PDEATHSIG).
+    public var deathSignal: Int32 = SIGTERM
+    public var unshareFlags: Int32 = 0
+
+    public init() {}
+}
+
+/// A child process with one owner, who must `wait()` for it or `terminate()` it. Teardown is data:
+/// SIGTERM, a grace period, then SIGKILL, and the child is always reaped.
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: pid_t
+    /// What was started, for messages: the executable and its arguments.
+    public let commandLine: String
+    public let processGroup: Bool
+    private var status: ExitStatus?
+    private let lock = Mutex()
+
+    private init(pid: pid_t, commandLine: String, processGroup: Bool) {
+        self.pid = pid
+        self.commandLine = commandLine
+        self.processGroup = processGroup
+    }
+
+    /// Starts `executable` (an absolute path, or a name looked up in PATH unless `options.root` is set).
+    public static func spawn(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String]? = nil,
+        options: SpawnOptions = SpawnOptions()
+    ) throws -> ChildProcess {
+        let path = options.root == nil ? try ExecutableLookup.resolve(executable) : executable
+        let env = environment ?? ProcessEnvironment.current
+        let argv = [executable] + arguments
+        var stage: Int32 = 0
+        var error: Int32 = 0
+        let pid: pid_t = withCStringArray(argv) { argvPointer in
+            withCStringArray(env.map { "\($0.key)=\($0.value)" }) { envPointer in
+                withOptionalCString(options.root) { root in
+                    withOptionalCString(options.directory) { directory in
+                        var attr = cnbd_spawn_attr(
+                            root: root, directory: directory,
+                            stdin_fd: options.stdin, stdout_fd: options.stdout, stderr_fd: options.stderr,
+                            new_process_group: options.newProcessGroup ? 1 : 0,
+                            death_signal: options.deathSignal, unshare_flags: options.unshareFlags)
+                        return cnbd_spawn(path, argvPointer, envPointer, &attr, &stage, &error)
+                    }
+                }
+            }
+        }
+        if pid < 0 { throw SpawnError(executable: path, stage: stage, errno: error) }
+        return ChildProcess(pid: pid, commandLine: argv.joined(separator: " "), processGroup: options.newProcessGroup)
+    }
+
+    /// The exit status if the child has ended, without blocking.
+    public func poll() -> ExitStatus? {
+        lock.withLock {
+            if let status { return status }
+            var raw: Int32 = 0
+            let result = waitpid(pid, &raw, WNOHANG)
+            if result == pid { status = ExitStatus(waitStatus: raw) }
+            return status
+        }
+    }
+
+    /// Blocks until the child ends; safe to call again (returns the same status).
+    @discardableResult
+    public func wait() -> ExitStatus {
+        if let done = poll() { return done }
+        var raw: Int32 = 0
+        while true {
+            let result = waitpid(pid, &raw, 0)
+            if result == pid { break }
+            if result == -1 && errno == EINTR { continue }
+            // ECHILD: reaped by a concurrent wait(); poll() will have the status.
+            if let done = poll() { return done }
+            return lock.withLock { status ?? .signaled(SIGKILL) }
+        }
+        return lock.withLock {
+            if status == nil { status = ExitStatus(waitStatus: raw) }
+            return status!
+        }
+    }
+
+    /// Sends `signal` to the child (to its whole group if it has one). Does nothing once it is reaped.
+    public func signal(_ signal: Int32) {
+        lock.withLock {
+            guard status == nil else { return }
+            _ = processGroup ? kill(-pid, signal) : kill(pid, signal)
+        }
+    }
+
+    /// SIGTERM, wait up to `grace` seconds, then SIGKILL; always reaps. Idempotent.
+    @discardableResult
+    public func terminate(grace: Double = 5) -> ExitStatus {
+        if let done = poll() { return done }
+        signal(SIGTERM)
+        let deadline = Monotonic.now + grace
+        while Monotonic.now < deadline {
+            if let done = poll() { return done }
+            usleep(10_000)
+        }
+        signal(SIGKILL)
+        return wait()
+    }
+}
+
+/// Monotonic seconds, for deadlines.
+public enum Monotonic {
+    public static var now: Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+package func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    let pointers = strings.map { strdup($0) } + [nil]
+    defer { pointers.forEach { free($0) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+package func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+    guard let string else { return body(nil) }
+    return string.withCString { body($0) }
+}

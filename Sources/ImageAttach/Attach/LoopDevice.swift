@@ -1,0 +1,157 @@
+import CNBD
+import Glibc
+import HostSystem
+
+/// A loop device configured by us over a backing file, or a slice of it (a partition at offset/size).
+/// AUTOCLEAR is always set, so the kernel frees the device on its last close even if we die; while we live,
+/// `detach()` releases it explicitly. The corresponding ioctls are LOOP_CTL_GET_FREE and LOOP_CONFIGURE.
+public final class LoopDevice: @unchecked Sendable {
+    public let index: Int
+    public var path: String { "/dev/loop\(index)" }
+    public let backingFile: String
+    public let offset: UInt64
+    /// Bytes visible through the device; 0 means up to the end of the backing file.
+    public let sizeLimit: UInt64
+    public let readOnly: Bool
+    private let device: FileDescriptor
+    private let lock = Mutex()
+    private var detached = false
+
+    private init(index: Int, backingFile: String, offset: UInt64, sizeLimit: UInt64, readOnly: Bool,
+                 device: FileDescriptor) {
+        self.index = index
+        self.backingFile = backingFile
+        self.offset = offset
+        self.sizeLimit = sizeLimit
+        self.readOnly = readOnly
+        self.device = device
+    }
+
+    /// Configures a free loop device over `backingFile` from `offset` for `sizeLimit` bytes.
+    /// `willUse` is called with the device path before that device is configured (the ledger records its
+    /// intent there); it may be called again with another path when another process wins the race for a
+    /// free index.
+    public static func attach(
+        backingFile: String, offset: UInt64 = 0, sizeLimit: UInt64 = 0,
+        readOnly: Bool = false, directIO: Bool = false,
+        willUse: (String) throws -> Void = { _ in }
+    ) throws -> LoopDevice {
+        guard offset % 512 == 0, sizeLimit % 512 == 0 else {
+            throw AttachError("loop device over \(backingFile): offset \(offset) and size \(sizeLimit) must be "
+                + "multiples of 512 bytes")
+        }
+        let backing = try FileDescriptor.open(backingFile, readOnly ? O_RDONLY : O_RDWR)
+        defer { try? backing.close() }
+        let control = try FileDescriptor.open("/dev/loop-control", O_RDWR)
+        defer { try? control.close() }
+
+        var flags = cnbd_lo_flags_autoclear
+        if readOnly { flags |= cnbd_lo_flags_read_only }
+        if directIO { flags |= cnbd_lo_flags_direct_io }
+        var config = loop_config()
+        config.fd = UInt32(backing.rawValue)
+        config.info.lo_offset = offset
+        config.info.lo_sizelimit = sizeLimit
+        config.info.lo_flags = flags
+        withUnsafeMutableBytes(of: &config.info.lo_file_name) { name in
+            let bytes = Array(backingFile.utf8.prefix(name.count - 1))
+            name.copyBytes(from: bytes)
+        }
+
+        // Another process may configure the index GET_FREE gave us before we do: then LOOP_CONFIGURE says
+        // EBUSY and, like losetup, we ask for a new index.
+        for _ in 0..<16 {
+            let index = Int(try control.ioctl("LOOP_CTL_GET_FREE", cnbd_loop_ctl_get_free))
+            let path = "/dev/loop\(index)"
+            try willUse(path)
+            let device = try openDeviceNode(path, readOnly: readOnly)
+            do {
+                try device.ioctl("LOOP_CONFIGURE", cnbd_loop_configure, pointer: &config)
+            } catch let error as SystemError where error.errno == EBUSY {
+                Log.debug("\(path) was taken by another process first; asking for another free index")
+                try? device.close()
+                continue
+            } catch let error as SystemError where error.errno == EINVAL && config.info.lo_flags & cnbd_lo_flags_direct_io != 0 {
+                // Some backing files cannot do O_DIRECT at this offset; buffered I/O still works.
+                Log.debug("\(path): no direct I/O on \(backingFile) (\(error)); using buffered I/O")
+                try? device.close()
+                config.info.lo_flags &= ~cnbd_lo_flags_direct_io
+                continue
+            } catch let error as SystemError where error.errno == EINVAL || error.errno == ENOTTY {
+                try? device.close()
+                throw error.withHint("the kernel lacks LOOP_CONFIGURE (Linux 5.8+), or \(backingFile) "
+                    + "cannot back a loop device at offset \(offset)")
+            }
+            Log.debug("\(path) → \(backingFile) offset \(offset) size \(sizeLimit)\(readOnly ? " read-only" : "")")
+            return LoopDevice(index: index, backingFile: backingFile, offset: offset, sizeLimit: sizeLimit,
+                              readOnly: readOnly, device: device)
+        }
+        throw AttachError("no free loop device for \(backingFile): other processes took every free index "
+            + "16 times in a row")
+    }
+
+    /// The node may appear a moment after GET_FREE created the device (devtmpfs, udev), as losetup knows.
+    private static func openDeviceNode(_ path: String, readOnly: Bool) throws -> FileDescriptor {
+        var attempt = 0
+        while true {
+            do {
+                return try FileDescriptor.open(path, readOnly ? O_RDONLY : O_RDWR)
+            } catch let error as SystemError where (error.errno == ENOENT || error.errno == EACCES) && attempt < 16 {
+                attempt += 1
+                usleep(25_000)
+            }
+        }
+    }
+
+    /// Releases the device: fsync (what was written reaches the backing file), LOOP_CLR_FD, close. While
+    /// the device is still mounted somewhere the kernel only marks it for autoclear and frees it on the last
+    /// unmount. Every step runs; the first error is thrown. Safe to call twice.
+    public func detach() throws {
+        let first: Bool = lock.withLock {
+            defer { detached = true }
+            return !detached
+        }
+        guard first else { return }
+        var firstError: Error?
+        do { try syscall("fsync", path: path) { fsync(device.rawValue) } } catch { firstError = error }
+        do { try Self.clearFD(device) } catch { firstError = firstError ?? error }
+        do { try device.close() } catch { firstError = firstError ?? error }
+        if let firstError { throw firstError }
+        waitUntilReleased()
+    }
+
+    /// If someone else had the device open at LOOP_CLR_FD, the kernel frees it on their last close; give
+    /// that a moment so a detached image is really free when detach returns (a mount keeps it longer).
+    private func waitUntilReleased() {
+        let ours = LoopDeviceTable.Entry(device: path, backingFile: backingFile, offset: offset)
+        if !LoopDeviceTable.waitUntilFree(ours, seconds: 1) {
+            Log.debug("\(path) is still open elsewhere; it frees itself on its last close")
+        }
+    }
+
+    /// LOOP_CLR_FD on a device some other (dead) process configured, for `cleanup`.
+    public static func clear(_ devicePath: String) throws {
+        let device = try FileDescriptor.open(devicePath, O_RDONLY)
+        defer { try? device.close() }
+        try clearFD(device)
+    }
+
+    private static func clearFD(_ device: FileDescriptor) throws {
+        do {
+            try device.ioctl("LOOP_CLR_FD", cnbd_loop_clr_fd)
+        } catch let error as SystemError where error.errno == ENXIO {
+            // Already free: the kernel cleared it.
+        }
+    }
+
+    deinit { try? detach() }
+}
+
+extension LoopDevice {
+    /// fsync(2) of the device: its dirty pages reach the backing file.
+    public func flush() throws {
+        let fd = device.rawValue
+        guard fd >= 0 else { return }
+        try syscall("fsync", path: path) { fsync(fd) }
+    }
+}

@@ -1,0 +1,166 @@
+import Glibc
+import HostSystem
+
+/// An image exported as a raw file over FUSE by `qemu-storage-daemon`, for hosts without the nbd driver.
+/// The daemon is our direct child (PR_SET_PDEATHSIG, own process group so a terminal ^C reaches us, not it,
+/// and we unmount before it goes); the FUSE file sits alone in a private 0700 directory.
+public final class QemuStorageDaemonExport: @unchecked Sendable {
+    /// Export directories are named so, which tells `cleanup` which files it may remove in them.
+    public static let directoryPrefix = "export-"
+
+    public let image: String
+    /// The regular file the export is mounted on; reads and writes go to the image's virtual disk.
+    public let path: String
+    public let directory: String
+    public let readOnly: Bool
+    /// The virtual size of the disk, as the FUSE file reports it.
+    public let size: UInt64
+    private let daemon: ChildProcess
+    private let ledger: RunLedger?
+    private var ledgerEntries: [Int]
+    private let lock = Mutex()
+    private var stopped = false
+
+    /// Starts the daemon and waits until the export is mounted. `driver` is qemu's format driver ("qcow2",
+    /// "raw"); `directory` is created (0700) and must not exist; `expectedSize`, if given, is checked.
+    public init(image: String, driver: String, readOnly: Bool, directory: String,
+                expectedSize: UInt64? = nil, ledger: RunLedger? = nil, timeout: Double = 15) throws {
+        self.image = image
+        self.directory = directory
+        self.path = "\(directory)/disk"
+        self.readOnly = readOnly
+        self.ledger = ledger
+        var entries: [Int] = []
+        func intend(_ resource: LedgerResource) throws -> Int? {
+            let entry = try ledger?.intend(resource)
+            if let entry { entries.append(entry) }
+            return entry
+        }
+        // Undone in reverse if anything below fails.
+        var undo: [() -> Void] = []
+
+        do {
+            let dirEntry = try intend(.directory(path: directory))
+            try syscall("mkdir", path: directory) { mkdir(directory, 0o700) }
+            undo.append { [path] in unlink(path); unlink("\(directory)/daemon.log"); rmdir(directory) }
+            if let dirEntry { try ledger?.held(dirEntry, .directory(path: directory)) }
+
+            let mountpoint = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+            try mountpoint.close()
+            let log = try FileDescriptor.open("\(directory)/daemon.log", O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+            defer { try? log.close() }
+
+            let arguments = Self.arguments(image: image, driver: driver, readOnly: readOnly, mountpoint: path)
+            let childEntry = try intend(.child(command: "qemu-storage-daemon", pid: nil, startTime: nil))
+            let fuseEntry = try intend(.fuseMount(path: path))
+            var options = SpawnOptions()
+            options.stderr = log.rawValue
+            options.stdout = log.rawValue
+            options.newProcessGroup = true
+            let daemon = try ChildProcess.spawn("qemu-storage-daemon", arguments, options: options)
+            undo.append { [path] in
+                daemon.terminate(grace: 10)
+                Self.unmountIfMounted(path)
+            }
+            if let childEntry {
+                try ledger?.held(childEntry, .child(command: "qemu-storage-daemon", pid: daemon.pid,
+                                                    startTime: ProcFS.startTime(of: daemon.pid)))
+            }
+            self.daemon = daemon
+            Log.debug("qemu-storage-daemon \(arguments.joined(separator: " "))")
+
+            size = try Self.waitForMount(path: path, directory: directory, daemon: daemon, timeout: timeout)
+            if let fuseEntry { try ledger?.held(fuseEntry, .fuseMount(path: path)) }
+            if let expectedSize, expectedSize != size {
+                throw AttachError("qemu-storage-daemon exports \(image) as \(size) bytes, but its header says "
+                    + "\(expectedSize)")
+            }
+        } catch {
+            undo.reversed().forEach { $0() }
+            for entry in entries.reversed() { try? ledger?.released(entry) }
+            throw error
+        }
+        ledgerEntries = entries
+    }
+
+    /// qemu option syntax: a value ends at ',' and ',,' stands for a literal comma.
+    static func escaped(_ value: String) -> String { value.replacingOccurrences(",", ",,") }
+
+    static func arguments(image: String, driver: String, readOnly: Bool, mountpoint: String) -> [String] {
+        let readOnlyFlag = readOnly ? "on" : "off"
+        return [
+            "--blockdev", "driver=file,node-name=file0,filename=\(escaped(image)),read-only=\(readOnlyFlag),"
+                + "discard=unmap",
+            "--blockdev", "driver=\(driver),node-name=disk0,file=file0,read-only=\(readOnlyFlag),discard=unmap",
+            "--export", "type=fuse,id=export0,node-name=disk0,mountpoint=\(escaped(mountpoint)),"
+                + "writable=\(readOnly ? "off" : "on"),allow-other=off",
+        ]
+    }
+
+    /// The export is up once the file lives on another device than its directory (the FUSE mount).
+    private static func waitForMount(path: String, directory: String, daemon: ChildProcess,
+                                     timeout: Double) throws -> UInt64 {
+        let deadline = Monotonic.now + timeout
+        while true {
+            var file = stat()
+            var dir = stat()
+            if stat(path, &file) == 0, stat(directory, &dir) == 0, file.st_dev != dir.st_dev {
+                return UInt64(file.st_size)
+            }
+            if let status = daemon.poll() {
+                throw AttachError("qemu-storage-daemon could not export the image (\(status)): "
+                    + daemonLog(directory))
+            }
+            if Monotonic.now > deadline {
+                throw AttachError("qemu-storage-daemon did not mount its FUSE export \(path) within "
+                    + "\(Int(timeout)) s; is /dev/fuse usable here? \(daemonLog(directory))")
+            }
+            usleep(5_000)
+        }
+    }
+
+    private static func daemonLog(_ directory: String) -> String {
+        let text = (ProcFS.readText("\(directory)/daemon.log", limit: 4096) ?? "").trimmingWhitespace()
+        return text.isEmpty ? "(no output)" : text
+    }
+
+    /// Stops the daemon (SIGTERM: it flushes the image and unmounts), makes sure the FUSE mount is gone,
+    /// removes the directory. Idempotent; every step runs and the first error is thrown.
+    public func stop() throws {
+        let first: Bool = lock.withLock { defer { stopped = true }; return !stopped }
+        guard first else { return }
+        var firstError: Error?
+        let status = daemon.terminate(grace: 60)
+        if status != .exited(0) && status != .signaled(SIGTERM) {
+            firstError = AttachError("qemu-storage-daemon for \(image) ended with \(status): "
+                + Self.daemonLog(directory))
+        }
+        Self.unmountIfMounted(path)
+        unlink(path)
+        unlink("\(directory)/daemon.log")
+        if rmdir(directory) != 0 && errno != ENOENT && firstError == nil {
+            firstError = SystemError("rmdir", path: directory, errno: errno)
+        }
+        for entry in ledgerEntries.reversed() { try? ledger?.released(entry) }
+        if let firstError { throw firstError }
+    }
+
+    /// A daemon killed hard leaves its FUSE mount behind ("Transport endpoint is not connected").
+    static func unmountIfMounted(_ path: String) {
+        guard ProcFS.mountPoints().contains(path) else { return }
+        if umount2(path, 0) != 0 {
+            Log.warning("\(path) is busy; detaching its FUSE mount lazily")
+            umount2(path, Int32(MNT_DETACH))
+        }
+    }
+
+    deinit { try? stop() }
+}
+
+extension String {
+    func replacingOccurrences(_ target: Character, _ replacement: String) -> String {
+        var result = ""
+        for character in self { if character == target { result += replacement } else { result.append(character) } }
+        return result
+    }
+}

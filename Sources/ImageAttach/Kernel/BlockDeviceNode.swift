@@ -1,0 +1,54 @@
+import CNBD
+import Glibc
+import HostSystem
+
+/// A path to a block device named by the kernel (nbd0, nbd0p2, loop3p1): /dev/NAME when devtmpfs made it
+/// with the right device number, else a node we create with mknod in a private directory and remove again.
+public final class BlockDeviceNode {
+    public let name: String
+    public let path: String
+    private var privateDirectory: String?
+
+    /// Waits up to `timeout` seconds for sysfs to list the device (devtmpfs creates /dev nodes together with it).
+    public init(name: String, timeout: Double = 2) throws {
+        self.name = name
+        let dev = try Self.waitForDeviceNumber(of: name, timeout: timeout)
+        let standard = "/dev/\(name)"
+        var info = stat()
+        if stat(standard, &info) == 0, info.st_mode & S_IFMT == S_IFBLK, info.st_rdev == dev {
+            path = standard
+            return
+        }
+        let directory = try PrivateDirectory.make("qemu-chroot-dev", in: "/tmp")
+        let node = "\(directory)/\(name)"
+        do {
+            try syscall("mknod", path: node) { mknod(node, S_IFBLK | 0o600, dev) }
+        } catch {
+            rmdir(directory)
+            throw error.withHint("devtmpfs has no \(standard) and creating the node needs CAP_MKNOD")
+        }
+        Log.debug("\(standard) missing: made \(node)")
+        path = node
+        privateDirectory = directory
+    }
+
+    private static func waitForDeviceNumber(of name: String, timeout: Double) throws -> dev_t {
+        let deadline = Monotonic.now + timeout
+        while true {
+            do { return try BlockSysfs.deviceNumber(of: name) } catch {
+                if Monotonic.now >= deadline { throw error }
+            }
+            usleep(10_000)
+        }
+    }
+
+    /// Removes a node we created; idempotent.
+    public func remove() {
+        guard let directory = privateDirectory else { return }
+        privateDirectory = nil
+        unlink(path)
+        rmdir(directory)
+    }
+
+    deinit { remove() }
+}

@@ -1,0 +1,137 @@
+import FoundationEssentials
+import Glibc
+import HostSystem
+import ImageLayout
+
+/// The on-disk record of what a run holds, so that `qemu-chroot cleanup` can release what a killed run
+/// left behind. Each resource is written as intended BEFORE it is acquired and as held after, and removed
+/// when released; `finish()` removes the record of a run that released everything.
+public final class RunLedger: @unchecked Sendable {
+    public static let defaultRoot = "/run/qemu-chroot/runs"
+
+    public let runID: String
+    public let directory: String
+    public var recordPath: String { "\(directory)/record.json" }
+    /// The identifier kernel nbd devices of this run carry (/sys/block/nbdN/backend).
+    public var backendIdentifier: String { "qemu-chroot:\(runID)" }
+
+    private let lock = Mutex()
+    private var record: RunRecord
+    private var nextID = 1
+    private var finished = false
+
+    /// Starts the record of a new run of this process.
+    public init(root: String = RunLedger.defaultRoot) throws {
+        runID = Self.newRunID()
+        directory = "\(root)/\(runID)"
+        let pid = getpid()
+        // Without our start time a cleanup could not tell us from a dead owner.
+        guard let startTime = ProcFS.startTime(of: pid) else {
+            throw AttachError("cannot read /proc/\(pid)/stat, which run records need to tell a live run from a killed one")
+        }
+        record = RunRecord(
+            runID: runID, ownerPID: pid, ownerStartTime: startTime,
+            startedAt: time(nil), mountNamespace: nil, entries: [])
+        try Self.makeDirectories(directory)
+        try lock.withLock { try save() }
+    }
+
+    /// Records the intent to acquire `resource`; returns the entry's id for `held`/`released`.
+    @discardableResult
+    public func intend(_ resource: LedgerResource) throws -> Int {
+        try lock.withLock {
+            let id = nextID
+            nextID += 1
+            record.entries.append(LedgerEntry(id: id, state: .intended, resource: resource))
+            try save()
+            return id
+        }
+    }
+
+    /// Records that the resource of entry `id` is now held, with its final details (device, pid).
+    public func held(_ id: Int, _ resource: LedgerResource) throws {
+        try update(id) { $0 = LedgerEntry(id: id, state: .held, resource: resource) }
+    }
+
+    /// Changes the details of an entry still being acquired (a loop device retried with a new index).
+    public func revise(_ id: Int, _ resource: LedgerResource) throws {
+        try update(id) { $0.resource = resource }
+    }
+
+    /// Forgets entry `id`: its resource was released.
+    public func released(_ id: Int) throws {
+        try lock.withLock {
+            record.entries.removeAll { $0.id == id }
+            try save()
+        }
+    }
+
+    /// Removes the record: the run released everything. Idempotent.
+    public func finish() {
+        lock.withLock {
+            guard !finished else { return }
+            finished = true
+            if !record.entries.isEmpty {
+                Log.warning("run \(runID) ends holding \(record.entries.map(\.resource.description).joined(separator: ", ")); "
+                    + "its record stays for `qemu-chroot cleanup`")
+                return
+            }
+            unlink(recordPath)
+            unlink("\(recordPath).tmp")
+            rmdir(directory)
+        }
+    }
+
+    public var entries: [LedgerEntry] { lock.withLock { record.entries } }
+
+    private func update(_ id: Int, _ change: (inout LedgerEntry) -> Void) throws {
+        try lock.withLock {
+            guard let index = record.entries.firstIndex(where: { $0.id == id }) else { return }
+            change(&record.entries[index])
+            try save()
+        }
+    }
+
+    /// Writes the record atomically (temporary file + rename), so a reader never sees half of it.
+    /// Called with the lock held.
+    private func save() throws {
+        guard !finished else { return }
+        // Once seen, the run's namespace stays recorded even if a later save comes from a thread outside it.
+        record.mountNamespace = Self.privateMountNamespace() ?? record.mountNamespace
+        let data = try JSONEncoder().encode(record)
+        let temporary = "\(recordPath).tmp"
+        let file = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+        try data.withUnsafeBytes { try file.writeAll($0) }
+        try file.close()
+        try syscall("rename", path: temporary) { rename(temporary, recordPath) }
+    }
+
+    /// The calling thread's mount namespace when it is the run's own: it differs from the namespace of the
+    /// process that started us (or of init, where the parent's cannot be read). The host's namespace is never
+    /// recorded, because cleanup kills every process left in a recorded namespace; when neither can be read
+    /// (some sandboxes deny /proc/1/ns even to root) nothing is recorded.
+    static func privateMountNamespace() -> UInt64? {
+        guard let mine = ProcFS.mountNamespace(of: "thread-self"),
+              let outside = ProcFS.mountNamespace(of: String(getppid())) ?? ProcFS.mountNamespace(of: "1"),
+              mine != outside else { return nil }
+        return mine
+    }
+
+    static func newRunID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let value = UInt64.random(in: 0...UInt64.max, using: &generator)
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    static func makeDirectories(_ path: String) throws {
+        var current = ""
+        for component in path.split(separator: "/") {
+            current += "/\(component)"
+            if mkdir(current, 0o700) != 0 && errno != EEXIST {
+                throw SystemError("mkdir", path: current, errno: errno,
+                                  hint: "run records live under \(RunLedger.defaultRoot); run as root")
+            }
+        }
+    }
+}

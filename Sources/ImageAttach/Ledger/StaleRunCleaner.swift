@@ -1,0 +1,151 @@
+import Glibc
+import HostSystem
+
+/// Releases what a killed run left behind, as its record says, and nothing else: processes only if their
+/// start time matches, loop devices only if still backed by the recorded file, FUSE mounts and directories
+/// only at the recorded paths, nbd devices only if their backend identifier is the run's.
+public struct StaleRunCleaner {
+    public var dryRun = false
+    /// Receives one line per thing released (or, in a dry run, that would be).
+    public var report: (String) -> Void
+
+    public init(dryRun: Bool = false, report: @escaping (String) -> Void) {
+        self.dryRun = dryRun
+        self.report = report
+    }
+
+    /// Releases everything `run` recorded and removes its record; returns false (and keeps the record) if
+    /// something could not be released.
+    @discardableResult
+    public func clean(_ run: StaleRun) -> Bool {
+        let record = run.record
+        // Two cleanups at once would race to kill and unmount the same things: the second one waits its turn.
+        guard let lock = try? FileDescriptor.open(run.directory, O_RDONLY | O_DIRECTORY) else { return true }
+        defer { try? lock.close() }
+        if flock(lock.rawValue, LOCK_EX | LOCK_NB) != 0 {
+            report("run \(record.runID) is being cleaned up by another process; skipped")
+            return true
+        }
+        guard access("\(run.directory)/record.json", F_OK) == 0 else { return true }
+        var failures = 0
+        func step(_ what: String, _ body: () throws -> Void) {
+            if dryRun { report("would release \(what)"); return }
+            do {
+                try body()
+                report("released \(what)")
+            } catch {
+                failures += 1
+                report("could not release \(what): \(error)")
+            }
+        }
+        let resources = record.entries.reversed().map(\.resource)
+
+        // Processes first: they hold the devices and mounts below.
+        for case .child(let command, let pid?, let startTime?) in resources
+        where ProcFS.isAlive(pid, startTime: startTime) {
+            step("process \(pid) (\(command)) of run \(record.runID)") { try Self.stop(pid, startTime: startTime) }
+        }
+        if let namespace = record.mountNamespace, !Self.liveRunsUse(namespace, besides: run) {
+            for (pid, startTime) in Self.processes(inMountNamespace: namespace, startedSince: record.ownerStartTime) {
+                step("process \(pid) left in the mount namespace of run \(record.runID)") {
+                    try Self.stop(pid, startTime: startTime)
+                }
+            }
+        }
+        let mounts = ProcFS.mountPoints()
+        for case .mount(let path) in resources where mounts.contains(path) {
+            step("mount \(path)") { try Self.unmount(path) }
+        }
+        for case .loop(let device, let backingFile, let offset) in resources {
+            let ours = LoopDeviceTable.Entry(device: device, backingFile: backingFile, offset: offset)
+            // An autoclear device whose last user just went (the unmount above) frees itself a moment later.
+            guard !LoopDeviceTable.waitUntilFree(ours, seconds: dryRun ? 0 : 0.5) else { continue }
+            step("loop device \(device) (\(backingFile))") {
+                try LoopDevice.clear(device)
+                guard LoopDeviceTable.waitUntilFree(ours, seconds: 5) else {
+                    throw AttachError("\(device) is still in use (mounted elsewhere?); it frees itself on its last close")
+                }
+            }
+        }
+        // Stopping the daemon above may have unmounted its export already.
+        let mountsLeft = ProcFS.mountPoints()
+        for case .fuseMount(let path) in resources where mountsLeft.contains(path) {
+            step("FUSE mount \(path)") { try Self.unmount(path) }
+        }
+        for case .nbd(let index, let identifier) in resources
+        where ProcFS.readText("/sys/block/nbd\(index)/backend") == identifier {
+            step("nbd device /dev/nbd\(index) (\(identifier))") {
+                guard try AttachBackendRegistry.all.contains(where: { try $0.releaseStale(.nbd(index: index,
+                                                                        backendIdentifier: identifier)) }) else {
+                    throw AttachError("this build has no nbd backend to disconnect it")
+                }
+            }
+        }
+        // Directories last, and only when everything above was released: one may still hold a mount.
+        let mountsAtEnd = ProcFS.mountPoints()
+        for case .directory(let path) in resources
+        where failures == 0 && access(path, F_OK) == 0 && !mountsAtEnd.contains(path) {
+            step("directory \(path)") { try Self.removeDirectory(path) }
+        }
+        if dryRun || failures > 0 { return failures == 0 }
+        unlink("\(run.directory)/record.json")
+        unlink("\(run.directory)/record.json.tmp")
+        if rmdir(run.directory) != 0 && errno != ENOENT {
+            report("could not remove \(run.directory): \(Errno.message(errno))")
+            return false
+        }
+        report("removed the record of run \(record.runID)")
+        return true
+    }
+
+    /// SIGTERM (qemu-storage-daemon flushes and unmounts on it), then SIGKILL after 5 s.
+    static func stop(_ pid: pid_t, startTime: UInt64) throws {
+        for (signal, grace) in [(SIGTERM, 5.0), (SIGKILL, 5.0)] {
+            guard ProcFS.isAlive(pid, startTime: startTime) else { return }
+            if kill(pid, signal) != 0 && errno != ESRCH { throw SystemError("kill", path: "pid \(pid)", errno: errno) }
+            let deadline = Monotonic.now + grace
+            while ProcFS.isAlive(pid, startTime: startTime) && Monotonic.now < deadline { usleep(10_000) }
+        }
+        if ProcFS.isAlive(pid, startTime: startTime) { throw AttachError("process \(pid) survived SIGKILL") }
+    }
+
+    /// Namespace inodes are reused once a namespace dies: one a live run now holds is not this run's.
+    static func liveRunsUse(_ namespace: UInt64, besides run: StaleRun) -> Bool {
+        let root = String(run.directory[..<(run.directory.lastIndex(of: "/") ?? run.directory.endIndex)])
+        return RunLedger.findAll(root: root).contains { other in
+            other.runID != run.record.runID && other.mountNamespace == namespace
+                && ProcFS.isAlive(other.ownerPID, startTime: other.ownerStartTime)
+        }
+    }
+
+    /// Processes (other than us) in mount namespace `namespace` that started no earlier than the run's
+    /// owner (anything older cannot be the run's), with their start times.
+    static func processes(inMountNamespace namespace: UInt64, startedSince: UInt64) -> [(pid_t, UInt64)] {
+        // Never the namespace we or init live in: that would be every process on the host.
+        guard namespace != ProcFS.mountNamespace(of: "self"), namespace != ProcFS.mountNamespace(of: "1") else {
+            return []
+        }
+        return ProcFS.pids().compactMap { pid in
+            guard pid != getpid(), ProcFS.mountNamespace(of: String(pid)) == namespace,
+                  let start = ProcFS.startTime(of: pid), start >= startedSince else { return nil }
+            return (pid, start)
+        }
+    }
+
+    static func unmount(_ path: String) throws {
+        if umount2(path, 0) == 0 { return }
+        let code = errno
+        guard code == EBUSY else { throw SystemError("umount2", path: path, errno: code) }
+        try syscall("umount2 (lazy, busy)", path: path) { umount2(path, Int32(MNT_DETACH)) }
+    }
+
+    /// A FUSE export directory holds only the mountpoint file and the daemon's log; any other recorded
+    /// directory (a mount path) must be empty.
+    static func removeDirectory(_ path: String) throws {
+        if path.split(separator: "/").last?.hasPrefix(QemuStorageDaemonExport.directoryPrefix) == true {
+            unlink("\(path)/disk")
+            unlink("\(path)/daemon.log")
+        }
+        try syscall("rmdir", path: path) { rmdir(path) }
+    }
+}

@@ -1,0 +1,104 @@
+import Glibc
+import HostSystem
+
+/// A mounted image ready for provisioning: the root filesystem at `mountPath`, the chroot mounts on top,
+/// commands run chrooted into it, files copied in and out resolved inside it. `unmountAll()` undoes the
+/// mounts in reverse (trimming and flushing the root last) and is safe to call again.
+///
+/// Must be used from the thread (or single-threaded process) that entered the private mount namespace.
+public final class ChrootSession: @unchecked Sendable {
+    public let device: String
+    public let fstype: String
+    public let mountPath: String
+    public let mounts = MountStack()
+    public let image: RootedPath
+    private let createdMountPath: Bool
+
+    /// Mounts `device` (a block device holding a `fstype` filesystem, e.g. "ext4") at `mountPath` with
+    /// `mountOptions`, then `chrootMounts` inside it. On failure, whatever was mounted is unmounted again.
+    public init(
+        device: String, fstype: String, mountPath: String, mountOptions: [String] = [], readOnly: Bool = false,
+        chrootMounts: [ChrootMount] = ChrootMount.defaults
+    ) throws {
+        guard MountNamespace.isPrivate else { throw MountNamespaceError.notPrivate }
+        self.device = device
+        self.fstype = fstype
+        self.mountPath = mountPath
+        self.image = RootedPath(root: mountPath)
+        createdMountPath = try HostDirectory.make(mountPath)
+        do {
+            var options = MountOptions(mountOptions)
+            if readOnly { options.add("ro") }
+            mounts.push(try Mount.mount(source: device, fstype: fstype, onHostPath: mountPath, options: options,
+                                        isImageRoot: true))
+            for entry in chrootMounts { try mountInside(entry) }
+        } catch {
+            try? unmountAll()
+            throw error
+        }
+    }
+
+    private func mountInside(_ entry: ChrootMount) throws {
+        if entry.isOptional && !HostFilesystems.supports(entry.fstype) {
+            Log.debug("skipping \(entry.target): this kernel has no \(entry.fstype)")
+            return
+        }
+        do {
+            mounts.push(try Mount.mount(source: entry.source, fstype: entry.fstype, inside: image, at: entry.target,
+                                        options: entry.mountOptions))
+        } catch let error as SystemError where entry.isOptional {
+            Log.debug("skipping \(entry.target): \(error)")
+        }
+    }
+
+    /// Runs `/bin/sh -c command` in the chroot; see `ChrootCommand.run`.
+    public func run(
+        _ command: String, environment: [String: String]? = nil, wrapper: CommandWrapper = .identity,
+        stdin: Int32 = -1, stdout: ChrootOutput, stderr: ChrootOutput, cancellation: Cancellation? = nil,
+        onStart: ((ChildProcess) -> Void)? = nil
+    ) throws -> ExitStatus {
+        try ChrootCommand(root: mountPath).run(command, environment: environment, wrapper: wrapper, stdin: stdin,
+                                               stdout: stdout, stderr: stderr, cancellation: cancellation,
+                                               onStart: onStart)
+    }
+
+    public var files: FileTransfer { FileTransfer(image: image) }
+
+    public func copyIn(host: String, image path: String) throws { try files.copyIn(host: host, image: path) }
+    public func copyOut(image path: String, host: String) throws { try files.copyOut(image: path, host: host) }
+
+    public func copyDirectoryIn(host: String, image path: String, excludes: [String] = []) throws {
+        try files.copyDirectoryIn(host: host, image: path, excludes: excludes)
+    }
+
+    public func copyDirectoryOut(image path: String, host: String, excludes: [String] = []) throws {
+        try files.copyDirectoryOut(image: path, host: host, excludes: excludes)
+    }
+
+    /// `copy_files`: host files to the same paths in the image until `undo()` on the result.
+    public func copyFiles(_ paths: [String] = CopiedFiles.defaultPaths) throws -> CopiedFiles {
+        try CopiedFiles.copy(paths, into: image)
+    }
+
+    /// Unmounts everything in reverse order; the mount path is removed if this session created it.
+    public func unmountAll() throws {
+        var firstError: Error?
+        do { try mounts.unmountAll() } catch { firstError = error }
+        if createdMountPath && mounts.live.isEmpty && firstError == nil { rmdir(mountPath) }
+        if let firstError { throw firstError }
+    }
+}
+
+enum HostDirectory {
+    /// mkdir -p for a trusted host path; returns whether the last component was created here.
+    static func make(_ path: String) throws -> Bool {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        var created = false
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            created = mkdir(prefix, 0o755) == 0
+            if !created && errno != EEXIST { throw SystemError("mkdir", path: prefix, errno: errno) }
+        }
+        return created
+    }
+}

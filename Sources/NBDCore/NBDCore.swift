@@ -1,0 +1,8 @@
+// The embeddable library: one import for everything below the builder. Each layer is its own module
+// (docs/architecture.md); an embedder that wants less can depend on a layer's module directly.
+@_exported import HostSystem
+@_exported import ImageLayout
+@_exported import NBDProtocol
+@_exported import QemuTools
+@_exported import ImageMount
+@_exported import ImageAttach

@@ -1,0 +1,31 @@
+import HostSystem
+import ImageLayout
+
+/// The qemu-img operations a build needs. The source image is only ever opened read-only, as the
+/// backing file of an overlay.
+public enum QemuImg {
+    /// A qcow2 overlay at `overlay` whose reads fall through to `backing` (opened read-only by qemu).
+    public static func createOverlay(_ overlay: String, backing: String, backingFormat: String) throws {
+        try Command.check("qemu-img", ["create", "-q", "-f", "qcow2", "-b", backing, "-F", backingFormat, overlay])
+    }
+
+    public static func resize(_ image: String, to bytes: UInt64) throws {
+        try Command.check("qemu-img", ["resize", "-q", "-f", "qcow2", image, String(bytes)])
+    }
+
+    /// Flattens `source` (with its backing chain) into a standalone `destination` of `format`.
+    /// Stopped (TERM, then KILL) when `cancellation` fires: a large image takes a while.
+    public static func convert(_ source: String, to destination: String, format: ImageFormat,
+                               compression: CompressionType?, cancellation: Cancellation) throws {
+        var arguments = ["convert", "-q", "-f", "qcow2", "-O", format.rawValue]
+        if let compression {
+            arguments += ["-c", "-o", "compression_type=\(compression.rawValue)"]
+        }
+        try CancellableCommand.check("qemu-img", arguments + [source, destination], cancellation: cancellation)
+    }
+}
+
+/// qcow2's compression algorithms (`qemu-img convert -c -o compression_type=`).
+public enum CompressionType: String, CaseIterable, Sendable {
+    case zlib, zstd
+}

@@ -14,6 +14,23 @@ public struct ImageInfo: Equatable, Sendable {
     public let virtualSize: UInt64
     /// QCOW2 backing file name, if the header names one.
     public let backingFile: String?
+    /// The backing file's format as the header's extension names it; nil leaves qemu to guess.
+    public let backingFormat: String?
+    /// QCOW2 external data file (the guest data lives in another file), if the header names one.
+    public let externalDataFile: String?
+
+    public init(path: String, format: ImageFormat, virtualSize: UInt64, backingFile: String? = nil,
+                backingFormat: String? = nil, externalDataFile: String? = nil) {
+        self.path = path
+        self.format = format
+        self.virtualSize = virtualSize
+        self.backingFile = backingFile
+        self.backingFormat = backingFormat
+        self.externalDataFile = externalDataFile
+    }
+
+    /// Whether qemu would open files other than this one to read the disk.
+    public var readsOtherFiles: Bool { backingFile != nil || externalDataFile != nil }
 }
 
 /// Recognises QCOW2 by its header ("QFI\xfb") and treats everything else as raw.
@@ -21,20 +38,34 @@ public enum ImageProbe {
     static let qcow2Magic: UInt32 = 0x5146_49FB  // "QFI\xfb"
 
     public static func probe(path: String) throws -> ImageInfo {
-        let file = try FileDescriptor.open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer for ever (and ignore
+        // SIGTERM); the type check below refuses it before anything reads.
+        let file = try FileDescriptor.open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY)
         defer { try? file.close() }
         var status = stat()
         try syscall("fstat", path: path) { fstat(file.rawValue, &status) }
-        guard status.st_mode & S_IFMT == S_IFREG || status.st_mode & S_IFMT == S_IFBLK else {
-            throw LayoutError("\(path) is not a regular file or block device")
+        if let what = notAnImage(status.st_mode) {
+            throw LayoutError("\(path) is \(what), not an image file; pass a qcow2 or raw file"
+                + (status.st_mode & S_IFMT == S_IFBLK ? " (copy a device with `qemu-img convert -O qcow2 \(path) disk.qcow2`)" : ""))
         }
-        let header = try file.read(count: 512)
+        let header = try file.read(count: 65536)
         guard header.count >= 4, header.be32(0) == qcow2Magic else {
-            // A block device reports its size through BLKGETSIZE64; a file (even an empty one) through stat.
-            let size = status.st_mode & S_IFMT == S_IFBLK ? try FileBlockReader(path: path).size : UInt64(status.st_size)
-            return ImageInfo(path: path, format: .raw, virtualSize: size, backingFile: nil)
+            return ImageInfo(path: path, format: .raw, virtualSize: UInt64(status.st_size))
         }
         return try qcow2(header, file: file, path: path, fileSize: UInt64(status.st_size))
+    }
+
+    /// What a non-regular file is, in words; nil for a regular file.
+    private static func notAnImage(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFIFO: return "a FIFO (named pipe)"
+        case S_IFSOCK: return "a socket"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFDIR: return "a directory"
+        default: return "not a regular file"
+        }
     }
 
     /// Validates the fields qemu would reject, so the error names the file instead of a qemu-nbd failure.
@@ -56,14 +87,45 @@ public enum ImageProbe {
                 throw corrupt("header length \(headerLength) is invalid")
             }
         }
-        let l1Offset = h.be64(40), refcountOffset = h.be64(48)
+        let l1Size = UInt64(h.be32(36)), l1Offset = h.be64(40), refcountOffset = h.be64(48)
         let clusterMask = (UInt64(1) << clusterBits) - 1
-        guard l1Offset & clusterMask == 0, refcountOffset & clusterMask == 0, refcountOffset != 0,
-              refcountOffset < fileSize else {
-            throw corrupt("table offsets are not cluster-aligned or lie past the end of the file")
+        guard l1Offset & clusterMask == 0, refcountOffset & clusterMask == 0, refcountOffset != 0 else {
+            throw corrupt("table offsets are not cluster-aligned")
+        }
+        // A copy cut short keeps a valid header: say "truncated" rather than show an empty disk.
+        if refcountOffset >= fileSize || (l1Size > 0 && l1Offset + l1Size * 8 > fileSize) {
+            throw LayoutError("\(path) is truncated: its QCOW2 tables lie past the end of the file (\(fileSize) bytes); "
+                + "copy the image again")
+        }
+        let extensions = version == 3 ? try headerExtensions(h, file: file, corrupt: corrupt) : [:]
+        let incompatible = version == 3 ? h.be64(72) : 0
+        var dataFile = extensions[externalDataFileExtension].map { String(decoding: $0, as: UTF8.self) }
+        if incompatible & externalDataFileFeature != 0 && dataFile == nil {
+            dataFile = "(a data file named only at run time)"
         }
         return ImageInfo(path: path, format: .qcow2, virtualSize: virtualSize,
-                         backingFile: try backingFile(h, file: file, corrupt: corrupt))
+                         backingFile: try backingFile(h, file: file, corrupt: corrupt),
+                         backingFormat: extensions[backingFormatExtension].map { String(decoding: $0, as: UTF8.self) },
+                         externalDataFile: dataFile)
+    }
+
+    static let backingFormatExtension: UInt32 = 0xE279_2ACA
+    static let externalDataFileExtension: UInt32 = 0x4441_5441  // "DATA"
+    static let externalDataFileFeature: UInt64 = 1 << 2
+
+    /// The v3 header extensions (type → data) between the header and the end of the first cluster.
+    private static func headerExtensions(_ h: [UInt8], file: FileDescriptor, corrupt: (String) -> LayoutError) throws -> [UInt32: [UInt8]] {
+        var offset = Int(h.be32(100))
+        var found: [UInt32: [UInt8]] = [:]
+        while offset + 8 <= h.count {
+            let type = h.be32(offset), length = Int(h.be32(offset + 4))
+            if type == 0 { return found }
+            let start = offset + 8
+            guard length <= h.count - start else { throw corrupt("header extension 0x\(String(type, radix: 16)) runs past the header") }
+            found[type] = Array(h[start..<start + length])
+            offset = start + (length + 7) / 8 * 8
+        }
+        return found
     }
 
     private static func backingFile(_ h: [UInt8], file: FileDescriptor, corrupt: (String) -> LayoutError) throws -> String? {

@@ -14,5 +14,6 @@ public enum QemuChrootSpec {
         .init("pre_mount_commands", .list(.string)), .init("post_mount_commands", .list(.string)),
         // A size such as "4G" or a number of MiB; HCL2 turns a number into its string.
         .init("disk_size", .string),
+        .init("allow_backing_file", .bool),
     ])
 }

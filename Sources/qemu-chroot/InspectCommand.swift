@@ -17,13 +17,16 @@ struct InspectCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the stable JSON document described in docs/inspect.md.")
     var json = false
 
+    @Flag(name: .customLong("allow-backing-file"), help: "Also read the backing files (and external data file) the image names.")
+    var allowBackingFile = false
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
         global.apply()
         let report: InspectReport
         do {
-            report = try InspectReport.read(image: image)
+            report = try InspectReport.read(image: image, allowBackingFile: allowBackingFile)
         } catch {
             // One line naming the file and the problem, never a trace.
             let text = "\(error)".split(whereSeparator: \.isNewline).map { String($0).trimmingWhitespace() }.joined(separator: "; ")
@@ -42,8 +45,8 @@ struct InspectReport {
     let root: Int?
 
     /// Probes the header, serves the image read-only with its format stated explicitly, reads the layout.
-    static func read(image: String) throws -> InspectReport {
-        let info = try ImageProbe.probe(path: image)
+    static func read(image: String, allowBackingFile: Bool) throws -> InspectReport {
+        let info = try BackingChain.read(image, allowOtherFiles: allowBackingFile).source
         var options = QemuNBDOptions(format: info.format.rawValue)
         options.readOnly = true
         let server = try QemuNBDServer(image: image, options: options)

@@ -32,6 +32,9 @@ struct ShellCommand: ParsableCommand {
     @Flag(name: .long, help: "Attach and mount read-only.")
     var readOnly = false
 
+    @Flag(name: .customLong("allow-backing-file"), help: "Let IMAGE name backing files (or an external data file); qemu reads them.")
+    var allowBackingFile = false
+
     @Flag(name: .long, help: "Print how long each phase took on stderr.")
     var timings = false
 
@@ -66,7 +69,9 @@ private struct ShellRun {
     let cancellation: Cancellation
 
     func perform(_ clock: inout PhaseTimings) throws -> ExitStatus {
-        let info = try clock.measure("probe") { try ImageProbe.probe(path: command.image) }
+        let chain = try clock.measure("probe") { try BackingChain.read(command.image, allowOtherFiles: command.allowBackingFile) }
+        if !chain.otherFiles.isEmpty { Log.info("--allow-backing-file: the disk also reads \(chain.otherFiles.joined(separator: ", "))") }
+        let info = chain.source
         try checkCancelled()
         let ledger: RunLedger?
         do { ledger = try RunLedger() } catch {

@@ -29,6 +29,8 @@ public struct BuilderConfig {
     public var postMountCommands: [String] = []
     /// Grow the image (and its last partition and filesystem) to this many bytes before provisioning.
     public var diskSize: UInt64?
+    /// Let the source name backing files (or an external data file): qemu reads them into the image.
+    public var allowBackingFile = false
 
     /// Reads and checks one builder's options; problems go to `problems` (all of them, not the first).
     public static func read(_ options: [(key: String, value: JSONValue)], location: String, buildName: String,
@@ -66,6 +68,7 @@ public struct BuilderConfig {
             config.imageName = name
         }
         config.compression = reader.bool("compression") ?? false
+        config.allowBackingFile = reader.bool("allow_backing_file") ?? false
         if let type = reader.choice("compression_type", CompressionType.allCases.map(\.rawValue)) {
             config.compressionType = CompressionType(rawValue: type)!
             if !config.compression { reader.problem("compression_type", "has no effect without \"compression\": true") }

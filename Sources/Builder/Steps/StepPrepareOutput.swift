@@ -24,7 +24,12 @@ final class StepPrepareOutput: Step {
             try FileTree.removeAll(directory)
         }
         state.createdOutputDirectory = try FileTree.makeDirectories(directory)
-        let info = try ImageProbe.probe(path: source)
+        // Before qemu opens anything: a backing file the source names would be read into the image.
+        let chain = try BackingChain.read(source, allowOtherFiles: config.allowBackingFile)
+        if !chain.otherFiles.isEmpty {
+            state.output.message("allow_backing_file: the source's disk also reads \(chain.otherFiles.joined(separator: ", "))")
+        }
+        let info = chain.source
         state.sourceInfo = info
         state.overlayPath = "\(directory)/.\(config.imageName).\(state.runID).overlay.qcow2"
         state.output.debug("source \(source) is \(info.format.rawValue), \(info.virtualSize) bytes; writes go to the overlay \(state.overlayPath)")

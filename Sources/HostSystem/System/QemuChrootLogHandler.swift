@@ -11,16 +11,28 @@ public struct QemuChrootLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     /// Printed before every line, without the colon.
     public let prefix: String
+    /// Receives each finished line, newline included.
+    private let write: @Sendable (String) -> Void
 
-    public init(prefix: String = "qemu-chroot", logLevel: Logger.Level = .info) {
+    public init(prefix: String = "qemu-chroot", logLevel: Logger.Level = .info,
+                write: @escaping @Sendable (String) -> Void = QemuChrootLogHandler.standardError) {
         self.prefix = prefix
         self.logLevel = logLevel
+        self.write = write
     }
 
     /// A logger writing through this handler (a `Log.Level`, so executables need not import Logging).
-    public static func logger(level: Log.Level = .info) -> Logger {
-        Logger(label: "qemu-chroot") { _ in QemuChrootLogHandler(logLevel: level.swiftLog) }
+    public static func logger(level: Log.Level = .info,
+                              write: @escaping @Sendable (String) -> Void = QemuChrootLogHandler.standardError) -> Logger {
+        Logger(label: "qemu-chroot") { _ in QemuChrootLogHandler(logLevel: level.swiftLog, write: write) }
     }
+
+    /// One fputs per line under one lock, so lines from concurrent builds never interleave.
+    public static let standardError: @Sendable (String) -> Void = { line in
+        standardErrorLock.withLock { _ in _ = line.withCString { fputs($0, stderr) } }
+    }
+
+    private static let standardErrorLock = Synchronization.Mutex(())
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -30,12 +42,8 @@ public struct QemuChrootLogHandler: LogHandler {
     public func log(event: LogEvent) {
         let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
         let fields = merged.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
-        let line = "\(prefix): \(Self.label(event.level))\(event.message)\(fields)\n"
-        // One fputs per line under one lock, so lines from concurrent builds never interleave.
-        Self.standardError.withLock { _ in _ = line.withCString { fputs($0, stderr) } }
+        write("\(prefix): \(Self.label(event.level))\(event.message)\(fields)\n")
     }
-
-    private static let standardError = Synchronization.Mutex(())
 
     private static func label(_ level: Logger.Level) -> String {
         switch level {

@@ -7,13 +7,19 @@ import NBDCore
 // (default: cat /etc/os-release) chrooted into it, then releases everything in reverse order. Exits with
 // the command's status. Needs root, like qemu-chroot itself.
 
+/// One line on stderr. (Swift 6 mode rejects C's global `stderr` FILE pointer as shared mutable state.)
+func complain(_ message: String) {
+    let line = Array("attach-and-run: \(message)\n".utf8)
+    _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}
+
 /// Runs `body`, then `release` whether or not `body` threw. The first error wins: a failure to release
 /// after a failed body is reported on stderr instead of hiding the body's error.
 func releasing<T>(_ what: String, _ release: () throws -> Void, after body: () throws -> T) throws -> T {
     let result = Result { try body() }
     do { try release() } catch {
         guard case .failure = result else { throw error }
-        fputs("attach-and-run: \(what): \(error)\n", stderr)
+        complain("\(what): \(error)")
     }
     return try result.get()
 }
@@ -49,7 +55,7 @@ func attachAndRun(image: String, command: String) throws -> ExitStatus {
             let session = try ChrootSession(device: device, fstype: root.mountType, mountPath: mountPath)
             print("mounted partition \(root.number) (\(root.mountType)) from \(device)")
             return try releasing("unmount", { try session.unmountAll() }) {
-                fflush(stdout)  // the command writes to the same descriptor, after our lines
+                fflush(nil)  // the command writes to the same descriptor, after our lines
                 return try session.run(command, stdout: .descriptor(STDOUT_FILENO), stderr: .descriptor(STDERR_FILENO))
             }
         }
@@ -58,7 +64,7 @@ func attachAndRun(image: String, command: String) throws -> ExitStatus {
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let image = arguments.first else {
-    fputs("usage: attach-and-run IMAGE [COMMAND ARGS...]\n", stderr)
+    complain("usage: attach-and-run IMAGE [COMMAND ARGS...]")
     exit(2)
 }
 let command = arguments.count > 1 ? ShellQuote.join(Array(arguments.dropFirst())) : "cat /etc/os-release"
@@ -67,6 +73,6 @@ do {
     print("released everything; the command exited with \(status)")
     exit(status.shellCode)
 } catch {
-    fputs("attach-and-run: \(error)\n", stderr)
+    complain("\(error)")
     exit(1)
 }

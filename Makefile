@@ -26,9 +26,9 @@ clean:
 embed-check: setup
 	bash scripts/embed-check
 
-# The DocC archives of the library modules, in .build/plugins/Swift-DocC/outputs/.
+# The DocC archives of the library modules, in .build/plugins/Swift-DocC/outputs/; a broken link fails it.
 docs:
-	$(SWIFT) package generate-documentation $(foreach t,$(DOC_TARGETS),--target $(t))
+	$(SWIFT) package generate-documentation --warnings-as-errors $(foreach t,$(DOC_TARGETS),--target $(t))
 
 # Every scripts/bench/*.sh, each writing its section under docs/benchmarks/; then docs/benchmarks.md.
 bench: setup

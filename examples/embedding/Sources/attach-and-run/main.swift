@@ -43,7 +43,8 @@ func attachAndRun(image: String, command: String) throws -> ExitStatus {
     return try releasing("detach", { try attached.detach() }) {
         // The layout is read from the attached disk by our own parsers, not by the kernel.
         let layout = try DiskLayout.read(from: attached.disk)
-        print("\(layout.table.rawValue) table, \(layout.diskSize >> 20) MiB, \(layout.partitions.count) partitions")
+        let count = layout.partitions.count
+        print("\(layout.table.rawValue) table, \(layout.diskSize >> 20) MiB, \(count) partition\(count == 1 ? "" : "s")")
         layout.partitions.forEach { print(describe($0)) }
         layout.warnings.forEach { print("warning: \($0)") }
 

@@ -4,24 +4,13 @@ import NBDCore
 // attach-and-run IMAGE [COMMAND ARGS...]
 //
 // Attaches a qcow2 or raw image, prints its partition table, mounts its root filesystem and runs COMMAND
-// (default: cat /etc/os-release) chrooted into it, then releases everything in reverse order. Exits with
-// the command's status. Needs root, like qemu-chroot itself.
+// (default: cat /etc/os-release) chrooted into it, then releases everything. Exits with the command's
+// status. Needs root, like qemu-chroot itself.
 
 /// One line on stderr. (Swift 6 mode rejects C's global `stderr` FILE pointer as shared mutable state.)
 func complain(_ message: String) {
     let line = Array("attach-and-run: \(message)\n".utf8)
     _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
-}
-
-/// Runs `body`, then `release` whether or not `body` threw. The first error wins: a failure to release
-/// after a failed body is reported on stderr instead of hiding the body's error.
-func releasing<T>(_ what: String, _ release: () throws -> Void, after body: () throws -> T) throws -> T {
-    let result = Result { try body() }
-    do { try release() } catch {
-        guard case .failure = result else { throw error }
-        complain("\(what): \(error)")
-    }
-    return try result.get()
 }
 
 func describe(_ partition: Partition) -> String {
@@ -34,33 +23,33 @@ func attachAndRun(image: String, command: String) throws -> ExitStatus {
     // First, while this process has one thread: every mount from here on is invisible to the host and
     // goes away with the process, even after kill -9.
     try MountNamespace.enterPrivate()
-
-    let format = try ImageProbe.probe(path: image).format
+    // Refuses images that name backing files: qemu would read those host files as the disk.
+    let format = try BackingChain.read(image, allowOtherFiles: false).source.format
     // .auto picks kernel nbd where the driver is loaded, else FUSE + loop (qcow2) or a loop device (raw).
-    // No run ledger here; pass one to let `qemu-chroot cleanup` release a killed run's leftovers.
-    let attached = try Attacher.attach(AttachRequest(image: image, format: format), ledger: nil)
-    print("attached \(image) (\(format.rawValue)) with \(attached.mode.rawValue)")
-    return try releasing("detach", { try attached.detach() }) {
+    // No run ledger here; pass a RunLedger to let `qemu-chroot cleanup` release a killed run's leftovers.
+    let mounted = try MountedImage(attaching: AttachRequest(image: image, format: format), ledger: nil)
+    print("attached \(image) (\(format.rawValue)) with \(mounted.attached.mode.rawValue)")
+    let outcome = Result { () throws -> ExitStatus in
         // The layout is read from the attached disk by our own parsers, not by the kernel.
-        let layout = try DiskLayout.read(from: attached.disk)
+        let layout = try mounted.readLayout()
         let count = layout.partitions.count
         print("\(layout.table.rawValue) table, \(layout.diskSize >> 20) MiB, \(count) partition\(count == 1 ? "" : "s")")
         layout.partitions.forEach { print(describe($0)) }
         layout.warnings.forEach { print("warning: \($0)") }
-
-        let root = try layout.volume(mountPartition: nil)
-        let device = try attached.blockDevice(for: root)
-        let mountPath = try PrivateDirectory.make("attach-and-run-root")
-        return try releasing("remove \(mountPath)", { try syscall("rmdir", path: mountPath) { rmdir(mountPath) } }) {
-            // Mounts the root, then /proc, /sys, /dev, /dev/pts inside it.
-            let session = try ChrootSession(device: device, fstype: root.mountType, mountPath: mountPath)
-            print("mounted partition \(root.number) (\(root.mountType)) from \(device)")
-            return try releasing("unmount", { try session.unmountAll() }) {
-                fflush(nil)  // the command writes to the same descriptor, after our lines
-                return try session.run(command, stdout: .descriptor(STDOUT_FILENO), stderr: .descriptor(STDERR_FILENO))
-            }
-        }
+        // nil: the root rule; then the root and /proc, /sys, /dev, /dev/pts inside it.
+        let root = try mounted.planMounts(mountPartition: nil).root
+        // A path that does not exist yet: the session creates it and removes it again when it unmounts.
+        let session = try mounted.mount(at: "/run/attach-and-run-\(getpid())", ownsMountPath: true)
+        print("mounted partition \(root.volume.number) (\(root.fstype)) from \(root.device)")
+        fflush(nil)  // the command writes to the same descriptor, after our lines
+        return try session.run(command, stdout: .descriptor(STDOUT_FILENO), stderr: .descriptor(STDERR_FILENO))
     }
+    // One release path whatever happened: unmount, flush, detach; the first failure is reported.
+    do { try mounted.release() } catch {
+        guard case .failure = outcome else { throw error }
+        complain("release: \(error)")
+    }
+    return try outcome.get()
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())

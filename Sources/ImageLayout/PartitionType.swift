@@ -39,6 +39,11 @@ public struct PartitionType: Hashable, Sendable {
         return false
     }
 
+    /// The DPS root type GUID of `architecture`, in lowercase text.
+    public static func rootType(for architecture: Architecture) -> String? {
+        gptTable.first { $0.2 == .root(architecture) }?.0
+    }
+
     // MARK: Tables (GUIDs checked against `sfdisk --label gpt -T`)
 
     private static let gptTable: [(String, String, DPSRole?)] = [

@@ -2,7 +2,7 @@
 import Testing
 
 /// fs_spec forms → what they name on the image, never a host device.
-struct DeviceSpecTests {
+struct FstabDeviceSpecTests {
     @Test(arguments: [
         ("UUID=abc", DeviceSpec.uuid("abc")), ("UUID=\"abc\"", .uuid("abc")), ("LABEL=root", .label("root")),
         ("PARTUUID=1234-01", .partUUID("1234-01")), ("PARTLABEL=EFI system", .partLabel("EFI system")),

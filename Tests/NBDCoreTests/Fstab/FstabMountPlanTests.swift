@@ -2,7 +2,7 @@
 import Testing
 
 /// Real distribution fstabs → what the boot mounts, parents first, and each entry tied to the image's own volume.
-struct MountPlanTests {
+struct FstabMountPlanTests {
     static func ext4(_ label: String?, _ uuid: String) -> FilesystemInfo { FilesystemInfo(type: .ext4, label: label, uuid: uuid) }
 
     static func partition(_ number: Int, _ filesystem: FilesystemInfo?, partUUID: String? = nil, name: String? = nil) -> ImageVolume {

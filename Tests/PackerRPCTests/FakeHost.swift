@@ -32,7 +32,7 @@ final class FakeHost: @unchecked Sendable {
     /// Builder.Run with Ui + Hook served on host broker id 1.
     func run() throws -> MsgPackValue {
         let hostID = broker.nextID()
-        Threads.detach { [self] in
+        HostThread.detach { [self] in
             guard let stream = try? broker.accept(hostID) else { return }
             let server = RPCServer(stream: stream)
             for method in ["Ui.Say", "Ui.Message", "Ui.Error", "Ui.Machine"] {

@@ -13,8 +13,8 @@ private final class CleanupRecordingBuilder: PluginBuilder, @unchecked Sendable 
 
     func run(ui: PluginUi, hook: ProvisionHook, cancellation: Cancellation) throws -> PluginArtifact? {
         monitor.withLock { started = true; monitor.broadcast() }
-        while !cancellation.isCancelled { Threads.sleep(0.01) }
-        Threads.sleep(0.2) // cleanup takes a while; serve must wait for it
+        while !cancellation.isCancelled { HostThread.sleep(0.01) }
+        HostThread.sleep(0.2) // cleanup takes a while; serve must wait for it
         monitor.withLock { cleanedUp = true }
         throw CancelledError(cancellation.cancelReason)
     }

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// Diagnostics on stderr. `info` lines are for the user; `debug` lines explain decisions (`--debug`).
 public enum Log {
@@ -7,12 +8,13 @@ public enum Log {
         public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
     }
 
-    private static let lock = Mutex()
-    nonisolated(unsafe) private static var threshold: Level = .info
+    private static let threshold = Mutex(Level.info)
+    /// Keeps lines whole when threads log at once.
+    private static let writing = Mutex(())
 
     public static var level: Level {
-        get { lock.withLock { threshold } }
-        set { lock.withLock { threshold = newValue } }
+        get { threshold.withLock { $0 } }
+        set { threshold.withLock { $0 = newValue } }
     }
 
     public static func debug(_ message: @autoclosure () -> String) { emit(.debug, message) }
@@ -30,6 +32,6 @@ public enum Log {
         case .error: prefix = "error: "
         }
         let line = "qemu-chroot: \(prefix)\(message())\n"
-        lock.withLock { _ = line.withCString { fputs($0, stderr) } }
+        writing.withLock { _ in _ = line.withCString { Glibc.write(STDERR_FILENO, $0, strlen($0)) } }
     }
 }

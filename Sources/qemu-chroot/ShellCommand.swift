@@ -85,8 +85,11 @@ private struct ShellRun {
         }
         do {
             try clock.measure("detach") {
-                try attached.flush()
-                try attached.detach()
+                // Detach even when the flush fails: nothing else releases the devices.
+                var errors = Teardown.Errors()
+                errors.attempt("flush \(command.image)") { try attached.flush() }
+                errors.attempt("detach \(command.image)") { try attached.detach() }
+                try errors.rethrow()
             }
         } catch {
             if case .success = result { result = .failure(error) } else { Log.error("\(error)") }

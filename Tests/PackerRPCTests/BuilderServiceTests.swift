@@ -3,6 +3,8 @@ import NBDCore
 import Testing
 
 /// A builder that records what Packer sent and provisions through a tiny "Echo" service.
+// @unchecked: the test sets `configSpec` and `blockUntilCancelled` before the plugin serves; `preparedWith` is
+// written by the one Builder.Prepare call and read after its reply arrived, which orders the two.
 private final class FakeBuilder: PluginBuilder, @unchecked Sendable {
     var configSpec = ConfigSpec([.init("source_image", .string, required: true), .init("tags", .list(.string))])
     var preparedWith: [MsgPackValue] = []

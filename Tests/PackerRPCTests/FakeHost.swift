@@ -3,6 +3,8 @@ import NBDCore
 
 /// Plays Packer's side of the protocol in-process: yamux client, broker, Ui + Hook served on the id given
 /// to Builder.Run, as packer 1.6.6 does (shared/reference/packer-plugin-protocol.md §5).
+// @unchecked: `uiCalls` is guarded by `monitor` (a lock the compiler cannot relate to it), and the test sets
+// `onProvision` before run() starts the threads that read it.
 final class FakeHost: @unchecked Sendable {
     let pair: YamuxPair
     let broker: MuxBroker

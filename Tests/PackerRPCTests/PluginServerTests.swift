@@ -3,6 +3,7 @@ import NBDCore
 import Testing
 
 /// A builder whose Run waits for cancellation, then "cleans up" (records it) before returning.
+// @unchecked: `started` and `cleanedUp` are guarded by `monitor`, a lock the compiler cannot relate to them.
 private final class CleanupRecordingBuilder: PluginBuilder, @unchecked Sendable {
     let configSpec = ConfigSpec([])
     let monitor = Monitor()

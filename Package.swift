@@ -13,7 +13,7 @@ import PackageDescription
 //   Builder         templates, builder options, build steps, provisioners
 //   PackerRPC       Packer's plugin protocol (yamux, mux broker, net/rpc, msgpack, gob); HostSystem only
 //   executables     qemu-chroot (CLI), packer-builder-qemu-chroot (the plugin and its adapters)
-let strict: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
     name: "qemu-chroot",

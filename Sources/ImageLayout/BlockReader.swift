@@ -12,7 +12,7 @@ public protocol BlockReader: AnyObject {
 
 /// A disk read wholesale from a raw file or a block device with pread(2). It can be closed, because a
 /// FUSE export cannot unmount while its file is held open.
-public final class FileBlockReader: BlockReader, @unchecked Sendable {
+public final class FileBlockReader: BlockReader, Sendable {
     public let path: String
     public let size: UInt64
     private let file: FileDescriptor

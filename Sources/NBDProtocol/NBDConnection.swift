@@ -1,10 +1,14 @@
 import Glibc
 import HostSystem
 import ImageLayout
+import Synchronization
 
 /// A user-space NBD client connection: handshake on connect, then pipelined commands. One operation runs
 /// at a time per connection (calls from several threads take turns); inside an operation many requests are
 /// in flight. For parallel I/O open several connections to an export with `canMultiConn`.
+// @unchecked: `socket` and `pipeline` are not Sendable and are used only inside `closed.withLock` (every
+// operation, disconnect, the hand-over), which the compiler cannot relate to them; `depth` and `requestSize`
+// are set by the owner before the connection is shared.
 public final class NBDConnection: BlockReader, @unchecked Sendable {
     public let export: NBDExport
     /// Requests kept in flight by one operation; qemu-nbd 7.2 works on at most 16 per client at a time.
@@ -16,8 +20,8 @@ public final class NBDConnection: BlockReader, @unchecked Sendable {
 
     let socket: NBDSocket
     let pipeline: NBDPipeline
-    let lock = Mutex()
-    var closed: String?
+    /// Why no more operations run (disconnected, handed to the kernel); the lock every operation holds.
+    let closed = Mutex<String?>(nil)
 
     init(socket: NBDSocket, export: NBDExport) {
         self.socket = socket
@@ -62,7 +66,7 @@ public final class NBDConnection: BlockReader, @unchecked Sendable {
 
     /// Sends NBD_CMD_DISC and closes the socket; the server finishes earlier requests first. Idempotent.
     public func disconnect() {
-        lock.withLock {
+        closed.withLock { closed in
             guard closed == nil else { return }
             closed = "the connection was disconnected"
             if pipeline.broken == nil { pipeline.sendDisconnect() }
@@ -74,7 +78,7 @@ public final class NBDConnection: BlockReader, @unchecked Sendable {
     /// replies were negotiated (the kernel parses simple replies only), or if the connection is broken or
     /// closed; nothing is ever in flight between operations and no reply bytes are buffered here.
     public func takeSocketForKernel() throws -> FileDescriptor {
-        try lock.withLock {
+        try closed.withLock { closed in
             if let closed { throw NBDError(.unsupported, "cannot hand the socket to the kernel: \(closed)") }
             if let broken = pipeline.broken { throw NBDError(.unsupported, "cannot hand a broken connection to the kernel: \(broken.message)") }
             guard !export.structuredReplies else {
@@ -102,7 +106,7 @@ public final class NBDConnection: BlockReader, @unchecked Sendable {
     }
 
     func operation<R>(_ body: () throws -> R) throws -> R {
-        try lock.withLock {
+        try closed.withLock { closed in
             if let closed { throw NBDError(.closed, closed) }
             return try body()
         }

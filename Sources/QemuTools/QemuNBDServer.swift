@@ -1,19 +1,19 @@
 import Glibc
 import HostSystem
+import Synchronization
 
 /// A qemu-nbd child serving one image on a unix socket in a private 0700 directory. It is listening when
-/// `init` returns; `stop()` (SIGTERM, wait while it flushes, SIGKILL after a grace, remove the directory) is
-/// idempotent and also runs from `deinit` as a safety net. Its stderr goes to a file in the directory and is
+/// `init` returns; its owner calls `stop()` (SIGTERM, wait while it flushes, SIGKILL after a grace, remove the
+/// directory), which is idempotent; `deinit` only sends SIGTERM to a server nobody stopped. Its stderr goes to a file in the directory and is
 /// quoted in errors.
-public final class QemuNBDServer: @unchecked Sendable {
+public final class QemuNBDServer: Sendable {
     public let image: String
     public let options: QemuNBDOptions
     public let socketPath: String
     /// The private directory holding the socket and qemu-nbd's stderr.
     public let directory: String
     private let child: ChildProcess
-    private let lock = Mutex()
-    private var stopped = false
+    private let stopped = Atomic(false)
 
     public var pid: pid_t { child.pid }
     /// The export name to ask for, as passed to `--export-name`.
@@ -46,13 +46,18 @@ public final class QemuNBDServer: @unchecked Sendable {
         } catch {
             child.terminate(grace: 1)
             QemuNBDServer.removeDirectory(directory)
-            stopped = true
+            stopped.store(true, ordering: .releasing)
             throw error
         }
         Log.debug("qemu-nbd pid \(child.pid) serves \(image) on \(socketPath)")
     }
 
-    deinit { try? stop() }
+    /// Never blocks (stop() waits for qemu-nbd to flush): as a last resort SIGTERM makes it flush and exit.
+    deinit {
+        guard !stopped.load(ordering: .acquiring) else { return }
+        Log.warning("qemu-nbd for \(image) was not stopped by its owner; sending it SIGTERM")
+        child.signal(SIGTERM)
+    }
 
     /// What qemu-nbd has printed on stderr so far (the last 4 KiB).
     public var stderrText: String { QemuNBDServer.tail(of: "\(directory)/qemu-nbd.stderr") }
@@ -61,11 +66,7 @@ public final class QemuNBDServer: @unchecked Sendable {
     /// socket directory. Throws if it had to be killed, or if it had already ended with a failure (either way
     /// the image may lack writes). Safe to call again.
     public func stop() throws {
-        let first: Bool = lock.withLock {
-            defer { stopped = true }
-            return !stopped
-        }
-        guard first else { return }
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let earlier = child.poll()
         let start = Monotonic.now
         let status = child.terminate(grace: options.stopGrace)
@@ -85,16 +86,14 @@ public final class QemuNBDServer: @unchecked Sendable {
     /// the socket alone would report a server that is about to fail. Connecting to test it would be wrong
     /// too: a non-persistent qemu-nbd exits when that probe client leaves.
     private func waitUntilListening() throws {
-        let deadline = Monotonic.now + options.startTimeout
-        while true {
+        let listening = try Poll.until(seconds: options.startTimeout, interval: 0.005) {
             if let status = child.poll() {
                 throw QemuNBDError.exitedBeforeListening(image: image, status: status, stderr: stderrText)
             }
-            if wrotePidFile() && QemuNBDServer.isListening(socketPath) { return }
-            if Monotonic.now >= deadline {
-                throw QemuNBDError.notListening(image: image, seconds: options.startTimeout, stderr: stderrText)
-            }
-            usleep(5_000)
+            return wrotePidFile() && QemuNBDServer.isListening(socketPath)
+        }
+        if !listening {
+            throw QemuNBDError.notListening(image: image, seconds: options.startTimeout, stderr: stderrText)
         }
     }
 

@@ -3,7 +3,7 @@
 import Glibc
 import NBDCore
 
-struct BenchOptions {
+struct BenchOptions: Sendable {
     var socket = ""
     var exportName = ""
     var connections = 1
@@ -39,27 +39,6 @@ func positive(_ text: String, _ flag: String) throws -> Int {
     return value
 }
 
-/// Runs `body` on its own thread; `join()` waits and rethrows what it threw.
-final class Worker {
-    private var thread = pthread_t()
-    private let body: () throws -> Void
-    private var failure: Error?
-
-    init(_ body: @escaping () throws -> Void) {
-        self.body = body
-        pthread_create(&thread, nil, { raw in
-            let worker = Unmanaged<Worker>.fromOpaque(raw!).takeUnretainedValue()
-            do { try worker.body() } catch { worker.failure = error }
-            return nil
-        }, Unmanaged.passUnretained(self).toOpaque())
-    }
-
-    func join() throws {
-        pthread_join(thread, nil)
-        if let failure { throw failure }
-    }
-}
-
 func run(_ options: BenchOptions) throws {
     let handshake = NBDHandshakeOptions(exportName: options.exportName)
     let start = Monotonic.now
@@ -72,33 +51,31 @@ func run(_ options: BenchOptions) throws {
     // Slices in whole requests, so no connection reads a short piece in the middle.
     let unit = UInt64(options.requestSize)
     let perConnection = (size / UInt64(options.connections) + unit - 1) / unit * unit
-    var totals = [UInt64](repeating: 0, count: connections.count)
-    let totalsLock = Mutex()
-    let workers = connections.enumerated().map { index, connection in
-        Worker {
-            connection.depth = options.depth
+    connections.forEach { $0.depth = options.depth }
+    // The slices cover the export, so every connection reading its whole slice reads all of it.
+    let workers = try connections.enumerated().map { index, connection in
+        try HostThread(name: "nbd-bench reader \(index)") { [requestSize = options.requestSize] in
             let offset = min(size, UInt64(index) * perConnection)
             let length = min(perConnection, size - offset)
             var bytes: UInt64 = 0
-            try connection.readStream(at: offset, length: length, requestSize: options.requestSize) { _, piece in
+            try connection.readStream(at: offset, length: length, requestSize: requestSize) { _, piece in
                 bytes += UInt64(piece.count)
             }
-            totalsLock.withLock { totals[index] = bytes }
+            guard bytes == length else { throw BenchError("connection \(index) read \(bytes) bytes of \(length)") }
         }
     }
-    for worker in workers { try worker.join() }
+    let failures = workers.compactMap { $0.join() }
     connections.forEach { $0.disconnect() }
+    if let failure = failures.first { throw failure }
     let seconds = Monotonic.now - start
-    let read = totals.reduce(0, +)
-    guard read == size else { throw BenchError("read \(read) bytes of \(size)") }
     let mibPerSecond = Double(size) / 1_048_576 / seconds
-    fputs("nbd-bench: \(options.connections) connection(s), \(size >> 20) MiB in \(seconds) s\n", stderr)
+    StandardStream.error("nbd-bench: \(options.connections) connection(s), \(size >> 20) MiB in \(seconds) s\n")
     print(String(Int(mibPerSecond.rounded())))
 }
 
 do {
     try run(try BenchOptions(Array(CommandLine.arguments.dropFirst())))
 } catch {
-    fputs("nbd-bench: \(error)\n", stderr)
+    StandardStream.error("nbd-bench: \(error)\n")
     exit(1)
 }

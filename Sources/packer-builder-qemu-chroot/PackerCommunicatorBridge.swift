@@ -5,13 +5,13 @@ import PackerRPC
 
 /// Serves the Builder library's communicator (the chroot) to Packer's provisioners: directory transfers
 /// and downloads already have Packer's shape, commands and uploads are translated.
-final class PackerCommunicatorBridge: PackerCommunicator {
+final class PackerCommunicatorBridge: PackerCommunicator, Sendable {
     private let communicator: Communicator
 
     init(_ communicator: Communicator) { self.communicator = communicator }
 
-    func run(_ command: String, stdin: Int32?, stdout: @escaping (ArraySlice<UInt8>) -> Void,
-             stderr: @escaping (ArraySlice<UInt8>) -> Void, cancellation: Cancellation) throws -> ExitStatus {
+    func run(_ command: String, stdin: Int32?, stdout: @escaping @Sendable (ArraySlice<UInt8>) -> Void,
+             stderr: @escaping @Sendable (ArraySlice<UInt8>) -> Void, cancellation: Cancellation) throws -> ExitStatus {
         try communicator.run(RemoteCommand(command, stdin: stdin, stdout: stdout, stderr: stderr), cancellation: cancellation)
     }
 

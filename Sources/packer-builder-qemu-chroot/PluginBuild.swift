@@ -1,6 +1,7 @@
 import PackerRPC
 import Builder
 import NBDCore
+import Synchronization
 
 /// One Builder.Run: the Builder library's build with Packer's Ui as its output and Packer's provisioners
 /// (Hook.Run) in place of the template's.
@@ -22,14 +23,16 @@ final class PluginBuild {
                                                    context: prepared.context)
         var options = Build.Options()
         options.force = prepared.force
-        var generated: [String: String] = [:]
+        let generated = GeneratedVariables()
         options.provision = { [hook] communicator, state in
-            generated = ["Device": state.rootDevice, "MountPath": state.mountPath,
-                         "ImageName": state.config.imageName, "OutputDir": state.outputDirectory]
-            try hook.provision(data: Self.provisionData(generated), register: { server, broker in
-                CommunicatorService(communicator: PackerCommunicatorBridge(communicator), broker: broker, cancellation: state.cancellation)
+            let variables = ["Device": state.rootDevice, "MountPath": state.mountPath,
+                             "ImageName": state.config.imageName, "OutputDir": state.outputDirectory]
+            generated.values.withLock { $0 = variables }
+            let cancellation = state.cancellation
+            try hook.provision(data: Self.provisionData(variables), register: { server, broker in
+                CommunicatorService(communicator: PackerCommunicatorBridge(communicator), broker: broker, cancellation: cancellation)
                     .register(on: server)
-            }, cancellation: state.cancellation)
+            }, cancellation: cancellation)
         }
         let output = PluginUiOutput.make(ui, buildName: prepared.name)
         let result = Build.run(definition, options: options, output: output, cancellation: cancellation)
@@ -37,7 +40,7 @@ final class PluginBuild {
             // Packer prints this as "Build 'x' errored after …: <message>".
             throw RPCFailure(cancellation.isCancelled ? "build was cancelled" : "\(error)")
         }
-        return result.artifact.map { ImageArtifact($0, generatedData: generated) }
+        return result.artifact.map { ImageArtifact($0, generatedData: generated.values.withLock { $0 }) }
     }
 
     /// Hook.Run's Data: what Packer's SDK builders send, plus our generated variables. PackerHTTP* must
@@ -55,4 +58,9 @@ final class PluginBuild {
         fields += generated.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }
         return .map(fields.map { MsgPackPair(.string($0.0), $0.1) })
     }
+}
+
+/// The generated variables, set by the provisioning step on the build's thread and read when Run returns.
+private final class GeneratedVariables: Sendable {
+    let values = Mutex<[String: String]>([:])
 }

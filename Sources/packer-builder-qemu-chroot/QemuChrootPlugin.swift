@@ -2,16 +2,18 @@ import PackerRPC
 import Builder
 import Glibc
 import NBDCore
+import Synchronization
 
 /// The qemu-chroot builder behind Packer's Builder service: Prepare reads the options with the same
 /// `BuilderConfig.read` as `qemu-chroot build`, Run runs the Builder library's build with the provisioning
 /// step handed to Packer (Hook.Run) while we serve the chroot as Packer's Communicator.
-public final class QemuChrootPlugin: PluginBuilder, @unchecked Sendable {
+public final class QemuChrootPlugin: PluginBuilder, Sendable {
     /// Names provisioners may use as {{ build `X` }}, filled from the build's state (see ProvisionData).
     public static let generatedVariables = ["Device", "MountPath", "ImageName", "OutputDir"]
 
     public let configSpec = QemuChrootSpec.spec
-    private var prepared: PreparedBuild?
+    /// Set by Prepare, used by Run (Packer calls them in that order, possibly from different threads).
+    private let prepared = Mutex<PreparedBuild?>(nil)
     /// Why Run cannot work in this process (e.g. no private mount namespace without root).
     private let runBlocker: String?
 
@@ -20,7 +22,8 @@ public final class QemuChrootPlugin: PluginBuilder, @unchecked Sendable {
     public func prepare(_ configs: [MsgPackValue]) -> PrepareOutcome {
         do {
             let packerConfigs = try PackerConfigs(configs)
-            prepared = try PreparedBuild(packerConfigs)
+            let build = try PreparedBuild(packerConfigs)
+            prepared.withLock { $0 = build }
             return PrepareOutcome(warnings: Self.unsupportedFlags(packerConfigs), generatedVariables: Self.generatedVariables)
         } catch let errors as TemplateErrors {
             return PrepareOutcome(error: errors.problems.map { "* \($0)" }.joined(separator: "\n"))
@@ -31,7 +34,7 @@ public final class QemuChrootPlugin: PluginBuilder, @unchecked Sendable {
 
     public func run(ui: PluginUi, hook: ProvisionHook, cancellation: Cancellation) throws -> PluginArtifact? {
         if let runBlocker { throw RPCFailure(runBlocker) }
-        guard let prepared else { throw RPCFailure("Builder.Run before a successful Builder.Prepare") }
+        guard let prepared = prepared.withLock({ $0 }) else { throw RPCFailure("Builder.Run before a successful Builder.Prepare") }
         return try PluginBuild(prepared: prepared, ui: ui, hook: hook, cancellation: cancellation).run()
     }
 }
@@ -51,7 +54,7 @@ extension QemuChrootPlugin {
 }
 
 /// A checked configuration and the template context it was read with.
-struct PreparedBuild {
+struct PreparedBuild: Sendable {
     let name: String
     let config: BuilderConfig
     let context: TemplateContext

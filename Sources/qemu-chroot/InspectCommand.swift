@@ -31,7 +31,7 @@ struct InspectCommand: ParsableCommand {
             // One line naming the file and the problem, never a trace.
             let text = "\(error)".split(whereSeparator: \.isNewline).map { String($0).trimmingWhitespace() }.joined(separator: "; ")
             let named = text.contains(image) ? text : "\(image): \(text)"
-            fputs("qemu-chroot inspect: \(named)\n", stderr)
+            StandardStream.error("qemu-chroot inspect: \(named)\n")
             throw ExitCode.failure
         }
         print(json ? report.json.rendered() : report.text)

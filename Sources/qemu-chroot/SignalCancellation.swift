@@ -15,27 +15,15 @@ enum SignalCancellation {
         pthread_sigmask(SIG_BLOCK, &set, nil)
         // Taking the terminal back from a foreground chroot command must not stop us.
         signal(SIGTTOU, SIG_IGN)
-        let box = Unmanaged.passRetained(SignalWaiter(set: set, cancellation: cancellation)).toOpaque()
-        var thread = pthread_t()
-        if pthread_create(&thread, nil, { raw in
-            Unmanaged<SignalWaiter>.fromOpaque(raw!).takeRetainedValue().loop()
-            return nil
-        }, box) == 0 {
-            pthread_detach(thread)
+        do {
+            try HostThread.startDetached(name: "signal waiter") { [set] in wait(for: set, cancellation) }
+        } catch {
+            Log.warning("no thread to receive signals (\(error)); SIGINT, SIGTERM and SIGHUP will not cancel cleanly")
         }
     }
-}
 
-private final class SignalWaiter {
-    var set: sigset_t
-    let cancellation: Cancellation
-
-    init(set: sigset_t, cancellation: Cancellation) {
-        self.set = set
-        self.cancellation = cancellation
-    }
-
-    func loop() {
+    private static func wait(for signals: sigset_t, _ cancellation: Cancellation) -> Never {
+        var set = signals
         while true {
             var received: Int32 = 0
             guard sigwait(&set, &received) == 0 else { continue }

@@ -45,5 +45,5 @@ struct TemplateOptions: ParsableArguments {
 }
 
 func printError(_ text: String) {
-    _ = (text + "\n").withCString { fputs($0, stderr) }
+    StandardStream.error(text + "\n")
 }

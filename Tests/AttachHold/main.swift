@@ -11,7 +11,7 @@ import NBDCore
 
 let arguments = CommandLine.arguments
 guard arguments.count == 6 || arguments.count == 7, let mode = AttachMode(rawValue: arguments[3]), let partition = Int(arguments[4]) else {
-    fputs("usage: attach-hold LEDGER_ROOT IMAGE MODE PARTITION MOUNT_DIR [private]\n", stderr)
+    StandardStream.error("usage: attach-hold LEDGER_ROOT IMAGE MODE PARTITION MOUNT_DIR [private]\n")
     exit(2)
 }
 let privateNamespace = arguments.count == 7 && arguments[6] == "private"
@@ -32,10 +32,9 @@ do {
         options.newProcessGroup = true
         _ = try ChildProcess.spawn("/bin/sleep", ["300"], options: options)
     }
-    print(ledger.directory, device)
-    fflush(stdout)
+    StandardStream.output("\(ledger.directory) \(device)\n")
     while true { pause() }
 } catch {
-    fputs("attach-hold: \(error)\n", stderr)
+    StandardStream.error("attach-hold: \(error)\n")
     exit(1)
 }

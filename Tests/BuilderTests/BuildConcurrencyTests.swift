@@ -19,10 +19,9 @@ struct BuildConcurrencyTests {
         var options = SpawnOptions()
         options.directory = work.path
         let child = try ChildProcess.spawn(CLI.binary, ["build", template], options: options)
-        let deadline = Monotonic.now + 60
-        while !HostPath.exists(marker) && Monotonic.now < deadline && child.poll() == nil { usleep(50_000) }
+        Poll.until(seconds: 60, interval: 0.05) { HostPath.exists(marker) || child.poll() != nil }
         #expect(HostPath.exists(marker), "the build never reached its provisioners")
-        usleep(700_000)
+        HostThread.sleep(0.7)
         child.signal(SIGINT)
         let status = child.wait()
         #expect(status == .exited(1))
@@ -42,7 +41,7 @@ struct BuildConcurrencyTests {
         options.directory = work.path
         let begin = Monotonic.now
         let child = try ChildProcess.spawn(CLI.binary, ["build", template], options: options)
-        while !HostPath.exists(marker) && Monotonic.now < begin + 60 && child.poll() == nil { usleep(50_000) }
+        Poll.until(seconds: 60, interval: 0.05) { HostPath.exists(marker) || child.poll() != nil }
         child.signal(SIGTERM)
         #expect(child.wait() == .exited(1))
         #expect(Monotonic.now - begin < 30, "the host command was not stopped")

@@ -1,14 +1,15 @@
 @testable import Builder
 import Glibc
 import NBDCore
+import Synchronization
 import Testing
 import TestSupport
 
 @Suite struct StepRunnerTests {
-    final class Recorder: @unchecked Sendable {
-        var events: [String] = []
-        let lock = Mutex()
-        func add(_ event: String) { lock.withLock { events.append(event) } }
+    final class Recorder: Sendable {
+        private let recorded = Mutex<[String]>([])
+        var events: [String] { recorded.withLock { $0 } }
+        func add(_ event: String) { recorded.withLock { $0.append(event) } }
     }
 
     final class FakeStep: Step {

@@ -8,22 +8,11 @@ import TestSupport
 /// thread. This thread does all the mounting, spawns the chroot commands (children inherit its namespace)
 /// and unmounts; the rest of the test process stays in the host namespace, which lets tests check that
 /// nothing leaks into the host's /proc/self/mountinfo. When the thread ends, its namespace goes with it.
-func inPrivateMountNamespace<T>(_ body: @escaping () throws -> T) throws -> T {
-    var result: Result<T, Error>?
-    let box = ThreadBody { result = Result { try MountNamespace.privatizeCurrentThread(); return try body() } }
-    var thread = pthread_t()
-    let started = pthread_create(&thread, nil, { raw in
-        Unmanaged<ThreadBody>.fromOpaque(raw!).takeUnretainedValue().run()
-        return nil
-    }, Unmanaged.passUnretained(box).toOpaque())
-    guard started == 0 else { throw SystemError("pthread_create", errno: started) }
-    pthread_join(thread, nil)
-    return try result!.get()
-}
-
-private final class ThreadBody: @unchecked Sendable {
-    let run: () -> Void
-    init(_ run: @escaping () -> Void) { self.run = run }
+func inPrivateMountNamespace<T>(_ body: () throws -> T) throws -> T {
+    try HostThread.run(name: "private mount namespace") {
+        try MountNamespace.privatizeCurrentThread()
+        return try body()
+    }
 }
 
 /// Whether `path` appears as a mount point in a mountinfo file.

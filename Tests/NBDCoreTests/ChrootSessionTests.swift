@@ -1,15 +1,15 @@
 import Glibc
 import NBDCore
+import Synchronization
 import Testing
 import TestSupport
 
 /// Collects a chroot command's streamed output.
-final class OutputCollector: @unchecked Sendable {
-    private let lock = Mutex()
-    private var bytes: [UInt8] = []
-    private(set) var chunks = 0
-    var text: String { lock.withLock { String(decoding: bytes, as: UTF8.self) } }
-    var output: ChrootOutput { .stream { chunk in self.lock.withLock { self.bytes += chunk; self.chunks += 1 } } }
+final class OutputCollector: Sendable {
+    private let received = Mutex<(bytes: [UInt8], chunks: Int)>(([], 0))
+    var chunks: Int { received.withLock { $0.chunks } }
+    var text: String { received.withLock { String(decoding: $0.bytes, as: UTF8.self) } }
+    var output: ChrootOutput { .stream { chunk in self.received.withLock { $0.bytes += chunk; $0.chunks += 1 } } }
 }
 
 @Suite(.serialized) struct ChrootSessionTests {
@@ -135,26 +135,23 @@ extension ChrootSessionTests {
 }
 
 /// Whether `pid` is gone (or a zombie) within two seconds.
+/// The pid is not our child (the chroot's shell started it), so there is no pidfd of ours to wait on with
+/// its exit status; /proc is all there is.
 func waitUntilGone(_ pid: pid_t) -> Bool {
-    for _ in 0..<200 {
+    Poll.until(seconds: 2) {
         guard let fd = try? FileDescriptor.open("/proc/\(pid)/stat", O_RDONLY), let bytes = try? fd.read(count: 512) else { return true }
         let text = String(decoding: bytes, as: UTF8.self)
         if let close = text.lastIndex(of: ")"), text[text.index(close, offsetBy: 2)] == "Z" { return true }
-        usleep(10_000)
+        return false
     }
-    return false
 }
 
 enum Thread {
     /// Runs `body` on a new detached thread after `seconds`.
-    static func after(_ seconds: Double, _ body: @escaping () -> Void) {
-        final class Job { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
-        var thread = pthread_t()
-        _ = pthread_create(&thread, nil, { raw in
-            let job = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue() as! Job
-            job.body()
-            return nil
-        }, Unmanaged.passRetained(Job({ usleep(UInt32(seconds * 1e6)); body() }) as AnyObject).toOpaque())
-        pthread_detach(thread)
+    static func after(_ seconds: Double, _ body: @escaping @Sendable () -> Void) {
+        HostThread.detach {
+            HostThread.sleep(seconds)
+            body()
+        }
     }
 }

@@ -135,13 +135,11 @@ private func startSleepingShell(_ disk: BusyboxDisk) throws -> (ChildProcess, ru
 
 /// Waits until `parent` has a child running the chroot command (busybox sh or sleep).
 private func waitForChrootCommand(of parent: pid_t) -> Bool {
-    for _ in 0..<500 {
+    Poll.until(seconds: 5) {
         let children = (try? Command.check("/bin/ps", ["-o", "pid=", "--ppid", String(parent)])) ?? ""
-        for pid in children.split(separator: "\n") {
+        return children.split(separator: "\n").contains { pid in
             let comm = (try? read("/proc/\(String(pid).trimmingWhitespace())/comm"))?.trimmingWhitespace()
-            if comm == "busybox" || comm == "sh" || comm == "sleep" { return true }
+            return comm == "busybox" || comm == "sh" || comm == "sleep"
         }
-        usleep(10_000)
     }
-    return false
 }

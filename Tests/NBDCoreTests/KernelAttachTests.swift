@@ -99,11 +99,9 @@ struct KernelAttachTests {
         let device = try NetlinkNBDControl().attach(KernelVM.request(export, readOnly: true))
         #expect(BlockSysfs.nbdAttached(device.index))
         try #require(device.descriptor).close()
-        let deadline = Monotonic.now + 5
-        while BlockSysfs.nbdAttached(device.index) && Monotonic.now < deadline { usleep(10_000) }
+        Poll.until(seconds: 5) { !BlockSysfs.nbdAttached(device.index) }
         #expect(!BlockSysfs.nbdAttached(device.index), "/dev/\(device.name) freed itself on last close")
-        let exitDeadline = Monotonic.now + 5
-        while !export.serverExited && Monotonic.now < exitDeadline { usleep(10_000) }
+        Poll.until(seconds: 5) { export.serverExited }
         #expect(export.serverExited, "qemu-nbd saw the disconnect and exited")
         try? device.detach()
     }
@@ -116,8 +114,7 @@ struct KernelAttachTests {
         let control: NBDKernelControl = mechanism == "netlink" ? NetlinkNBDControl() : IoctlNBDControl()
         let device = try control.attach(KernelVM.request(export, readOnly: true, timeout: 5))
         kill(export.server.pid, SIGKILL)
-        let deadline = Monotonic.now + 5
-        while !export.serverExited && Monotonic.now < deadline { usleep(10_000) }
+        Poll.until(seconds: 5) { export.serverExited }
         let started = Monotonic.now
         // The flush cannot reach the dead server: detach says so (EIO on the device) but still runs every step.
         let error = #expect(throws: SystemError.self) { try device.detach() }

@@ -40,6 +40,7 @@ import Testing
                                        serverFlags: 0x0c6d, readOnly: true, backendIdentifier: "qemu-chroot:abc",
                                        deviceIndex: 3)
         let device = try control.attach(request)
+        defer { try? device.detach() }
         #expect(device.index == 3)
         let message = try #require(control.messages.first)
         // INDEX first, right after the headers.

@@ -32,7 +32,7 @@ import Testing
         let plugin = MuxBroker(session: pair.server), host = MuxBroker(session: pair.client)
         plugin.start(); host.start()
         let early = onThread { try host.dial(3) }
-        Threads.sleep(0.2)
+        HostThread.sleep(0.2)
         let stream = try plugin.accept(3)
         _ = try early()
         #expect(stream.id % 2 == 1)

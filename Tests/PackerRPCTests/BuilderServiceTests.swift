@@ -3,6 +3,8 @@ import NBDCore
 import Testing
 
 /// A builder that records what Packer sent and provisions through a tiny "Echo" service.
+// @unchecked: the test sets `configSpec` and `blockUntilCancelled` before the plugin serves; `preparedWith` is
+// written by the one Builder.Prepare call and read after its reply arrived, which orders the two.
 private final class FakeBuilder: PluginBuilder, @unchecked Sendable {
     var configSpec = ConfigSpec([.init("source_image", .string, required: true), .init("tags", .list(.string))])
     var preparedWith: [MsgPackValue] = []
@@ -17,7 +19,7 @@ private final class FakeBuilder: PluginBuilder, @unchecked Sendable {
     func run(ui: PluginUi, hook: ProvisionHook, cancellation: Cancellation) throws -> PluginArtifact? {
         ui.say("attaching")
         if blockUntilCancelled {
-            while !cancellation.isCancelled { Threads.sleep(0.01) }
+            while !cancellation.isCancelled { HostThread.sleep(0.01) }
             throw CancelledError(cancellation.cancelReason)
         }
         try hook.provision(data: .object(["Device": .string("/dev/loop9")]), register: { server, _ in
@@ -82,7 +84,7 @@ private final class FakeArtifact: PluginArtifact {
         plugin.blockUntilCancelled = true
         let host = try FakeHost(plugin: plugin)
         let run = onThread { try host.run() }
-        Threads.sleep(0.2)
+        HostThread.sleep(0.2)
         #expect(try host.builder.call("Builder.Cancel") == .nil)
         #expect(throws: RPCError.remote("build was cancelled")) { try run() }
     }

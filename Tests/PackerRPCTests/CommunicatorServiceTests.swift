@@ -2,16 +2,17 @@ import Builder
 import Glibc
 import NBDCore
 @testable import PackerRPC
+import Synchronization
 import Testing
 
 /// Records what the service asked for; "runs" commands by echoing them.
-private final class FakeCommunicator: PackerCommunicator, @unchecked Sendable {
-    let lock = Mutex()
-    var files: [String: (bytes: [UInt8], mode: mode_t?)] = [:]
-    var directories: [String] = []
+private final class FakeCommunicator: PackerCommunicator, Sendable {
+    private let recorded = Mutex<(files: [String: (bytes: [UInt8], mode: mode_t?)], directories: [String])>(([:], []))
+    var files: [String: (bytes: [UInt8], mode: mode_t?)] { recorded.withLock { $0.files } }
+    var directories: [String] { recorded.withLock { $0.directories } }
 
-    func run(_ command: String, stdin: Int32?, stdout: @escaping (ArraySlice<UInt8>) -> Void,
-             stderr: @escaping (ArraySlice<UInt8>) -> Void, cancellation: Cancellation) throws -> HostSystem.ExitStatus {
+    func run(_ command: String, stdin: Int32?, stdout: @escaping @Sendable (ArraySlice<UInt8>) -> Void,
+             stderr: @escaping @Sendable (ArraySlice<UInt8>) -> Void, cancellation: Cancellation) throws -> HostSystem.ExitStatus {
         if command == "cat", let stdin {
             let input = try FileDescriptor(adopting: dup(stdin), path: "stdin").read(count: 1 << 20)
             stdout(input[...])
@@ -24,15 +25,15 @@ private final class FakeCommunicator: PackerCommunicator, @unchecked Sendable {
 
     func upload(file path: String, to destination: String, mode: mode_t?) throws {
         let bytes = try FileDescriptor.open(path, O_RDONLY).read(count: 16 << 20)
-        lock.withLock { files[destination] = (bytes, mode) }
+        recorded.withLock { $0.files[destination] = (bytes, mode) }
     }
 
     func uploadDirectory(_ source: String, to destination: String, excluding: [String]) throws {
-        lock.withLock { directories.append("up \(source) -> \(destination) \(excluding)") }
+        recorded.withLock { $0.directories.append("up \(source) -> \(destination) \(excluding)") }
     }
 
     func download(_ source: String, into sink: (ArraySlice<UInt8>) throws -> Void) throws {
-        guard let file = lock.withLock({ files[source] }) else { throw RPCFailure("\(source): no such file") }
+        guard let file = recorded.withLock({ $0.files[source] }) else { throw RPCFailure("\(source): no such file") }
         var offset = 0
         repeat {
             let end = min(offset + 100_000, file.bytes.count)
@@ -42,7 +43,7 @@ private final class FakeCommunicator: PackerCommunicator, @unchecked Sendable {
     }
 
     func downloadDirectory(_ source: String, to destination: String, excluding: [String]) throws {
-        lock.withLock { directories.append("down \(source) -> \(destination) \(excluding)") }
+        recorded.withLock { $0.directories.append("down \(source) -> \(destination) \(excluding)") }
     }
 }
 

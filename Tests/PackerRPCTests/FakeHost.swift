@@ -3,6 +3,8 @@ import NBDCore
 
 /// Plays Packer's side of the protocol in-process: yamux client, broker, Ui + Hook served on the id given
 /// to Builder.Run, as packer 1.6.6 does (shared/reference/packer-plugin-protocol.md §5).
+// @unchecked: `uiCalls` is guarded by `monitor` (a lock the compiler cannot relate to it), and the test sets
+// `onProvision` before run() starts the threads that read it.
 final class FakeHost: @unchecked Sendable {
     let pair: YamuxPair
     let broker: MuxBroker
@@ -32,7 +34,7 @@ final class FakeHost: @unchecked Sendable {
     /// Builder.Run with Ui + Hook served on host broker id 1.
     func run() throws -> MsgPackValue {
         let hostID = broker.nextID()
-        Threads.detach { [self] in
+        HostThread.detach { [self] in
             guard let stream = try? broker.accept(hostID) else { return }
             let server = RPCServer(stream: stream)
             for method in ["Ui.Say", "Ui.Message", "Ui.Error", "Ui.Machine"] {

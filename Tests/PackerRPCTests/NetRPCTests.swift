@@ -1,5 +1,6 @@
 import HostSystem
 @testable import PackerRPC
+import Synchronization
 import Testing
 
 @Suite(.timeLimit(.minutes(1))) struct NetRPCTests {
@@ -39,7 +40,7 @@ import Testing
         let connection = try connected { server in
             server.register("Slow.Echo") { body in
                 // Later calls finish first, so replies come back out of order.
-                Threads.sleep(Double(10 - (body.integerValue ?? 0)) * 0.02)
+                HostThread.sleep(Double(10 - (body.integerValue ?? 0)) * 0.02)
                 return body
             }
         }
@@ -79,10 +80,10 @@ import Testing
 
     @Test func pendingCallsFailWhenTheConnectionDrops() throws {
         let connection = try connected { server in
-            server.register("Builder.Run") { _ in Threads.sleep(30); return .nil }
+            server.register("Builder.Run") { _ in HostThread.sleep(30); return .nil }
         }
         let call = onThread { try connection.client.call("Builder.Run", .uint(1)) }
-        Threads.sleep(0.1)
+        HostThread.sleep(0.1)
         connection.pair.server.close()
         #expect(throws: (any Error).self) { try call() }
         #expect(throws: (any Error).self) { try connection.client.call("Builder.Run") }
@@ -101,17 +102,20 @@ private struct Connected {
         let accepted = onThread { try pair.server.accept(timeout: 5) }
         let client = RPCClient(stream: try pair.client.open())
         let server = RPCServer(stream: try accepted())
-        let monitor = Monitor()
-        var running = 0, peak = 0
+        let load = Load()
         server.register("Slow.Call") { body in
-            monitor.withLock { running += 1; peak = max(peak, running) }
-            Threads.sleep(0.01)
-            monitor.withLock { running -= 1 }
+            load.counts.withLock { $0.running += 1; $0.peak = max($0.peak, $0.running) }
+            HostThread.sleep(0.01)
+            load.counts.withLock { $0.running -= 1 }
             return body
         }
         server.serveInBackground()
         let calls = (0..<200).map { index in onThread { try client.call("Slow.Call", .uint(UInt64(index))) } }
         for (index, call) in calls.enumerated() { #expect(try call() == .uint(UInt64(index))) }
-        #expect(monitor.withLock { peak } <= RPCServer.maxInFlight)
+        #expect(load.counts.withLock { $0.peak } <= RPCServer.maxInFlight)
+    }
+
+    private final class Load: Sendable {
+        let counts = Mutex<(running: Int, peak: Int)>((0, 0))
     }
 }

@@ -142,9 +142,7 @@ struct PackerBuildTests {
         defer { _ = packer.terminate(grace: 5) }
         #expect(Self.text(logPath).contains("long-command-started"))
         kill(-packer.pid, SIGINT) // Ctrl-C reaches the whole process group
-        var status: NBDCore.ExitStatus?
-        let waitUntil = Monotonic.now + 120
-        while status == nil, Monotonic.now < waitUntil { status = packer.poll(); usleep(100_000) }
+        let status = packer.wait(timeout: 120)
         let output = Self.text(logPath)
         #expect(status != nil && status != .exited(0), "\(output)")
         #expect(output.contains("errored after") && output.contains("build was cancelled"), "\(output)")
@@ -164,8 +162,8 @@ struct PackerBuildTests {
         let plugin = group.filter { (ProcFS.readText("/proc/\($0)/cmdline") ?? "").contains("packer-builder-qemu-chroot") }
         #expect(plugin.count == 1)
         for pid in group where !plugin.contains(pid) { kill(pid, SIGKILL) }
-        let gone = Monotonic.now + 60
-        while Monotonic.now < gone, plugin.contains(where: { kill($0, 0) == 0 && !Self.isZombie($0) }) { usleep(100_000) }
+        // Packer's grandchild, not ours: /proc is all there is to watch.
+        Poll.until(seconds: 60, interval: 0.1) { !plugin.contains(where: { kill($0, 0) == 0 && !Self.isZombie($0) }) }
         #expect(!plugin.contains(where: { kill($0, 0) == 0 && !Self.isZombie($0) }), "the plugin did not exit")
         #expect(!HostPath.exists(fixture.output))
         #expect(PackerBuildTests.leftovers(fixture.harness.directory.path) == [])
@@ -184,10 +182,7 @@ struct PackerBuildTests {
         options.newProcessGroup = true
         let packer = try ChildProcess.spawn(try ExecutableLookup.resolve("packer"), ["build", template],
                                             environment: fixture.harness.environment, options: options)
-        let deadline = Monotonic.now + 120
-        while Monotonic.now < deadline, !text(logPath).contains("long-command-started"), packer.poll() == nil {
-            usleep(100_000)
-        }
+        Poll.until(seconds: 120, interval: 0.1) { text(logPath).contains("long-command-started") || packer.poll() != nil }
         return (packer, logPath)
     }
 

@@ -99,9 +99,9 @@ struct PackerValidateTests {
                                             environment: environment, options: options)
         defer { _ = plugin.terminate(grace: 1) }
         var line = ""
-        for _ in 0..<100 where !line.hasSuffix("\n") {
-            usleep(50_000)
+        Poll.until(seconds: 5, interval: 0.05) {
             line = String(decoding: (try? FileDescriptor.open(stdoutPath, O_RDONLY).read(count: 4096)) ?? [], as: UTF8.self)
+            return line.hasSuffix("\n")
         }
         #expect(line.hasPrefix("5|0|unix|/") && line.hasSuffix("/plugin.sock\n"), "\(line)")
         // Killed before Packer connected, the plugin cannot remove its socket directory itself.

@@ -3,6 +3,7 @@ import NBDCore
 import Testing
 
 /// A builder whose Run waits for cancellation, then "cleans up" (records it) before returning.
+// @unchecked: `started` and `cleanedUp` are guarded by `monitor`, a lock the compiler cannot relate to them.
 private final class CleanupRecordingBuilder: PluginBuilder, @unchecked Sendable {
     let configSpec = ConfigSpec([])
     let monitor = Monitor()
@@ -13,8 +14,8 @@ private final class CleanupRecordingBuilder: PluginBuilder, @unchecked Sendable 
 
     func run(ui: PluginUi, hook: ProvisionHook, cancellation: Cancellation) throws -> PluginArtifact? {
         monitor.withLock { started = true; monitor.broadcast() }
-        while !cancellation.isCancelled { Threads.sleep(0.01) }
-        Threads.sleep(0.2) // cleanup takes a while; serve must wait for it
+        while !cancellation.isCancelled { HostThread.sleep(0.01) }
+        HostThread.sleep(0.2) // cleanup takes a while; serve must wait for it
         monitor.withLock { cleanedUp = true }
         throw CancelledError(cancellation.cancelReason)
     }

@@ -2,15 +2,18 @@
 import Builder
 import NBDCore
 @testable import PackerRPC
+import Synchronization
 import Testing
 import TestSupport
 
 private final class RecordingUi: PluginUi {
-    var calls: [String] = []
-    func say(_ text: String) { calls.append("say \(text)") }
-    func message(_ text: String) { calls.append("message \(text)") }
-    func error(_ text: String) { calls.append("error \(text)") }
-    func machine(_ category: String, _ arguments: [String]) { calls.append("machine \(category)") }
+    private let recorded = Mutex<[String]>([])
+    var calls: [String] { recorded.withLock { $0 } }
+    func say(_ text: String) { record("say \(text)") }
+    func message(_ text: String) { record("message \(text)") }
+    func error(_ text: String) { record("error \(text)") }
+    func machine(_ category: String, _ arguments: [String]) { record("machine \(category)") }
+    private func record(_ call: String) { recorded.withLock { $0.append(call) } }
 }
 
 @Suite struct QemuChrootPluginTests {

@@ -1,9 +1,10 @@
 import HostSystem
 @testable import PackerRPC
 import Glibc
+import Synchronization
 
 /// A server session (the plugin's side) and a client session (Packer's side) over a socketpair.
-final class YamuxPair {
+final class YamuxPair: Sendable {
     let server: YamuxSession
     let client: YamuxSession
 
@@ -22,7 +23,7 @@ final class YamuxPair {
 }
 
 /// A server session whose peer is raw bytes written by the test (hostile-input tests).
-final class RawPeer {
+final class RawPeer: Sendable {
     let session: YamuxSession
     let peer: SocketConnection
 
@@ -49,19 +50,21 @@ final class RawPeer {
 }
 
 /// Runs `body` on a thread and waits for it; the result or error comes back here.
-func onThread<T>(_ body: @escaping () throws -> T) -> () throws -> T {
-    let monitor = Monitor()
-    var result: Result<T, Error>?
-    Threads.detach {
-        let value = Result { try body() }
-        monitor.withLock { result = value; monitor.broadcast() }
-    }
-    return {
-        try monitor.withLock {
-            while result == nil { monitor.wait() }
-            return try result!.get()
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) -> () throws -> T {
+    let outcome = ThreadOutcome<T>()
+    do {
+        let thread = try HostThread(name: "test thread") { outcome.value.withLock { $0 = Result { try body() } } }
+        return {
+            thread.join()
+            return try outcome.value.withLock { $0! }.get()
         }
+    } catch {
+        return { throw error }
     }
+}
+
+private final class ThreadOutcome<T: Sendable>: Sendable {
+    let value = Mutex<Result<T, Error>?>(nil)
 }
 
 func pattern(_ count: Int, seed: UInt8 = 0) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31) &+ seed } }

@@ -51,7 +51,7 @@ import Testing
         let echo = onThread {
             for _ in 0..<count {
                 let stream = try pair.server.accept(timeout: 5)
-                Threads.detach {
+                HostThread.detach {
                     let data = (try? stream.readToEnd()) ?? []
                     try? stream.write(data.reversed())
                     stream.close()

@@ -1,21 +1,22 @@
 import Glibc
 import NBDCore
+import Synchronization
 
 /// A command to run inside the image, with its output streamed to the caller as it arrives.
-public struct RemoteCommand {
+public struct RemoteCommand: Sendable {
     /// Shell text, run as `/bin/sh -c command` inside the image (after `command_wrapper`).
     public var command: String
     /// Extra environment for the command, on top of the chroot's minimal environment.
     public var environment: [String: String]
     /// Readable fd given to the command as stdin; nil means /dev/null.
     public var stdin: Int32?
-    public var stdout: (ArraySlice<UInt8>) -> Void
-    public var stderr: (ArraySlice<UInt8>) -> Void
+    public var stdout: @Sendable (ArraySlice<UInt8>) -> Void
+    public var stderr: @Sendable (ArraySlice<UInt8>) -> Void
 
     public init(
         _ command: String, environment: [String: String] = [:], stdin: Int32? = nil,
-        stdout: @escaping (ArraySlice<UInt8>) -> Void = { _ in },
-        stderr: @escaping (ArraySlice<UInt8>) -> Void = { _ in }
+        stdout: @escaping @Sendable (ArraySlice<UInt8>) -> Void = { _ in },
+        stderr: @escaping @Sendable (ArraySlice<UInt8>) -> Void = { _ in }
     ) {
         self.command = command
         self.environment = environment
@@ -36,7 +37,7 @@ public enum UploadSource {
 ///
 /// Image-side paths are absolute paths inside the image; they are resolved inside the image root, so
 /// symlinks in the image can never lead outside it.
-public protocol Communicator: AnyObject {
+public protocol Communicator: AnyObject, Sendable {
     /// Runs `command` to completion, streaming its output; cancelling `cancellation` stops it (TERM, then
     /// KILL) and the call then returns the status it ended with.
     func run(_ command: RemoteCommand, cancellation: Cancellation) throws -> ExitStatus
@@ -58,28 +59,28 @@ public protocol Communicator: AnyObject {
 }
 
 /// A command started in the background, for callers that need Packer's asynchronous Start.
-public final class RemoteExecution: @unchecked Sendable {
+public final class RemoteExecution: Sendable {
     private let cancellation = Cancellation()
-    private let lock = Mutex()
-    private var result: Result<ExitStatus, Error>?
-    private var worker: WorkerThread?
+    private let result = Mutex<Result<ExitStatus, Error>?>(nil)
+    private let worker = Mutex<HostThread?>(nil)
 
     fileprivate init() {}
 
     /// Blocks until the command ends; the same result every time.
     public func wait() throws -> ExitStatus {
-        worker?.join()
-        return try lock.withLock { result! }.get()
+        worker.withLock { $0 }?.join()
+        return try result.withLock { $0! }.get()
     }
 
     /// Stops the command (TERM, then KILL); `wait()` then returns how it ended.
     public func cancel(_ reason: String = "cancelled") { cancellation.cancel(reason) }
 
-    fileprivate func launch(_ body: @escaping (Cancellation) -> Result<ExitStatus, Error>) throws {
-        worker = try WorkerThread { [self] in
+    fileprivate func launch(_ body: @escaping @Sendable (Cancellation) -> Result<ExitStatus, Error>) throws {
+        let thread = try HostThread(name: "remote command") { [self] in
             let outcome = body(cancellation)
-            lock.withLock { result = outcome }
+            result.withLock { $0 = outcome }
         }
+        worker.withLock { $0 = thread }
     }
 }
 

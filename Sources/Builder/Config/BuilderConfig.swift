@@ -2,7 +2,7 @@ import NBDCore
 /// The options of one `qemu-chroot` builder, with the seed plugin's keys and defaults (see docs/builder.md).
 /// Strings are rendered when the config is read; fields known only during the build ({{.Device}},
 /// {{.MountPath}}, {{.Command}}, {{.RunID}}) stay in the text and are rendered by the step that knows them.
-public struct BuilderConfig {
+public struct BuilderConfig: Sendable {
     public static let type = "qemu-chroot"
     public static let attachModes = ["auto", "nbd", "nbd-ioctl", "fuse", "loop"]
     public static let defaultMountPath = "/mnt/packer-builder-qemu-chroot/{{.RunID}}/{{.Device}}"

@@ -1,6 +1,6 @@
 /// `disk_size` as Packer's qemu builder reads it: a number of MiB, or a string with a K/M/G/T suffix
 /// (binary units; "10G", "10240M", "10GiB").
-public enum DiskSize {
+public enum DiskSize: Sendable {
     public static func parse(_ value: JSONValue, context: TemplateContext) throws -> UInt64 {
         let text: String
         switch value {

@@ -1,8 +1,8 @@
 import NBDCore
 /// The `file` provisioner's options: upload a host file or directory (or inline `content`) into the
 /// image, or download from it, with Packer's trailing-slash rules for directories.
-public struct FileConfig {
-    public enum Direction: String, CaseIterable { case upload, download }
+public struct FileConfig: Sendable {
+    public enum Direction: String, CaseIterable, Sendable { case upload, download }
 
     public var sources: [String] = []
     public var content: String?

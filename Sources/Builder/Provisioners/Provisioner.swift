@@ -2,7 +2,7 @@ import Glibc
 import NBDCore
 
 /// What a provisioner works with during a build.
-public struct ProvisionerContext {
+public struct ProvisionerContext: Sendable {
     public let communicator: Communicator
     public let log: BuildLog
     public let cancellation: Cancellation
@@ -22,7 +22,7 @@ public struct ProvisionerContext {
 }
 
 /// Runs one configured provisioner with Packer's common options: `pause_before`, `timeout`, `max_retries`.
-public enum ProvisionerRunner {
+public enum ProvisionerRunner: Sendable {
     public static func run(_ config: ProvisionerConfig, _ context: ProvisionerContext) throws {
         context.log.say("provisioning with \(config.type) (\(config.location))")
         if config.pauseBefore > 0 {
@@ -55,7 +55,8 @@ public enum ProvisionerRunner {
                                     _ body: (ProvisionerContext) throws -> Void) throws {
         guard seconds > 0 else { return try body(context) }
         let limited = Cancellation()
-        let link = context.cancellation.onCancel { limited.cancel(context.cancellation.cancelReason) }
+        let outer = context.cancellation
+        let link = outer.onCancel { limited.cancel(outer.cancelReason) }
         defer { context.cancellation.remove(link) }
         let timer = try Timer.after(seconds) { limited.cancel("timed out after \(Duration.format(seconds)) (timeout)") }
         defer { timer.stop() }
@@ -67,10 +68,6 @@ public enum ProvisionerRunner {
     }
 
     static func sleep(_ seconds: Double, _ cancellation: Cancellation) throws {
-        let deadline = Monotonic.now + seconds
-        while Monotonic.now < deadline {
-            if cancellation.isCancelled { throw CancelledError(cancellation.cancelReason) }
-            usleep(UInt32(min(0.05, deadline - Monotonic.now) * 1e6))
-        }
+        if cancellation.sleep(seconds) { throw CancelledError(cancellation.cancelReason) }
     }
 }

@@ -1,7 +1,7 @@
 /// One provisioner from the template, checked: its kind-specific options plus the options Packer gives
 /// every provisioner (`only`, `except`, `pause_before`, `max_retries`, `timeout`).
-public struct ProvisionerConfig {
-    public enum Kind {
+public struct ProvisionerConfig: Sendable {
+    public enum Kind: Sendable {
         case shell(ShellConfig)
         case file(FileConfig)
         case shellLocal(ShellLocalConfig)

@@ -1,10 +1,10 @@
 import NBDCore
 /// The `shell` provisioner's options, as Packer's shell provisioner names them.
-public struct ShellConfig {
+public struct ShellConfig: Sendable {
     public static let defaultExecuteCommand = "chmod +x {{.Path}}; {{.Vars}} {{.Path}}"
 
     /// The scripts to run, in order: `inline` becomes one script with `inline_shebang`.
-    public enum Source: Equatable {
+    public enum Source: Equatable, Sendable {
         case inline([String])
         case files([String])
     }

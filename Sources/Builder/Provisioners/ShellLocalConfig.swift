@@ -1,6 +1,6 @@
 import NBDCore
 /// The `shell-local` provisioner's options: commands run on the host, not in the image.
-public struct ShellLocalConfig {
+public struct ShellLocalConfig: Sendable {
     public static let defaultExecuteCommand = ["/bin/sh", "-c", "{{.Vars}} {{.Script}}"]
 
     public var source: ShellConfig.Source = .inline([])

@@ -1,8 +1,9 @@
 import FoundationEssentials
 import NBDCore
+import Synchronization
 
 /// How one build ended.
-public struct BuildResult {
+public struct BuildResult: Sendable {
     public let name: String
     public let artifact: Artifact?
     public let error: Error?
@@ -12,13 +13,13 @@ public struct BuildResult {
 /// Runs the builds of a plan, one after the other, each with its own run id, ledger record, overlay and
 /// mount path, so builds in other processes never collide with them.
 public enum Build {
-    public struct Options {
+    public struct Options: Sendable {
         public var force = false
         /// How many builds run at once (Packer's -parallel-builds); 0 means all of them.
         public var parallelBuilds = 0
         /// Provisioning done by the caller instead of the template's provisioners: the Packer plugin hands
         /// the communicator to Packer's provisioner hook here. The state tells it the device, mount path...
-        public var provision: ((Communicator, BuildState) throws -> Void)?
+        public var provision: (@Sendable (Communicator, BuildState) throws -> Void)?
         public init() {}
     }
 
@@ -29,28 +30,20 @@ public enum Build {
         guard width > 1, plan.builds.count > 1 else {
             return plan.builds.map { run($0, options: options, output: output, cancellation: cancellation) }
         }
-        let lock = Mutex()
-        var results = [BuildResult?](repeating: nil, count: plan.builds.count)
-        var next = 0
-        func worker() {
-            while true {
-                let index: Int? = lock.withLock {
-                    guard next < plan.builds.count else { return nil }
-                    defer { next += 1 }
-                    return next
-                }
-                guard let index else { return }
-                let result = run(plan.builds[index], options: options, output: output, cancellation: cancellation)
-                lock.withLock { results[index] = result }
+        let builds = plan.builds
+        let queue = ParallelBuilds(count: builds.count)
+        let worker: @Sendable () -> Void = {
+            while let index = queue.take() {
+                queue.finish(index, run(builds[index], options: options, output: output, cancellation: cancellation))
             }
         }
-        var threads: [WorkerThread] = []
-        for _ in 0..<min(width, plan.builds.count) {
-            if let thread = try? WorkerThread(worker) { threads.append(thread) }
+        var threads: [HostThread] = []
+        for index in 0..<min(width, plan.builds.count) {
+            if let thread = try? HostThread(name: "build \(index)", worker) { threads.append(thread) }
         }
         if threads.isEmpty { worker() }
         threads.forEach { $0.join() }
-        return results.map { $0! }
+        return queue.results
     }
 
     public static func run(_ definition: BuildPlan.BuildDefinition, options: Options, output: BuildOutput,
@@ -86,4 +79,29 @@ public enum Build {
         steps += [StepProvision(provision), StepReleaseImage([copyFiles, mount, attach]), StepWriteOutput(), StepArtifact()]
         return steps
     }
+}
+
+/// The builds of one plan handed out to worker threads in template order, and their results.
+private final class ParallelBuilds: Sendable {
+    private let next = Mutex(0)
+    private let finished: Mutex<[BuildResult?]>
+    private let count: Int
+
+    init(count: Int) {
+        self.count = count
+        finished = Mutex(Array(repeating: nil, count: count))
+    }
+
+    /// The index of the next build to run; nil when every build was handed out.
+    func take() -> Int? {
+        next.withLock { next in
+            guard next < count else { return nil }
+            defer { next += 1 }
+            return next
+        }
+    }
+
+    func finish(_ index: Int, _ result: BuildResult) { finished.withLock { $0[index] = result } }
+
+    var results: [BuildResult] { finished.withLock { $0.map { $0! } } }
 }

@@ -1,24 +1,28 @@
 import Glibc
 import NBDCore
+import Synchronization
 
 /// Where a build talks to the user: `==> name: message` lines, or Packer's machine-readable lines
 /// (`timestamp,target,type,data...`, commas as `%!(PACKER_COMMA)`, newlines as `\n`).
-public final class BuildOutput: @unchecked Sendable {
+public final class BuildOutput: Sendable {
+    public typealias Writer = @Sendable (String) -> Void
     public let machineReadable: Bool
+    private let sensitive = Mutex<[String]>([])
+    /// Held while writing, so lines from builds running side by side stay whole and in order.
+    private let write: Mutex<Writer>
+
     /// Values of `sensitive-variables`, shown as <sensitive> wherever they would appear (as Packer does).
-    public var sensitiveValues: [String] = []
-    private let lock = Mutex()
-    private let write: (String) -> Void
+    public var sensitiveValues: [String] {
+        get { sensitive.withLock { $0 } }
+        set { sensitive.withLock { $0 = newValue } }
+    }
 
-    public init(machineReadable: Bool = false, write: @escaping (String) -> Void = BuildOutput.standardOutput) {
+    public init(machineReadable: Bool = false, write: @escaping Writer = BuildOutput.standardOutput) {
         self.machineReadable = machineReadable
-        self.write = write
+        self.write = Mutex(write)
     }
 
-    public static let standardOutput: (String) -> Void = { text in
-        _ = text.withCString { fputs($0, stdout) }
-        fflush(stdout)
-    }
+    public static let standardOutput: Writer = { text in StandardStream.output(text) }
 
     /// One line for the user about build `target` (empty: the run as a whole).
     public func say(_ message: String, target: String) {
@@ -49,7 +53,7 @@ public final class BuildOutput: @unchecked Sendable {
             line = human
         }
         let masked = sensitiveValues.filter { !$0.isEmpty }.reduce(line) { $0.replacingAll($1, with: "<sensitive>") }
-        lock.withLock { write(masked + "\n") }
+        write.withLock { $0(masked + "\n") }
     }
 
     static func escape(_ field: String) -> String {

@@ -13,10 +13,10 @@ public struct StepFailed: Error, CustomStringConvertible {
 public enum StepRunner {
     public static func run(_ steps: [Step], state: BuildState) throws {
         var started: [Step] = []
-        var firstError: Error?
+        var errors = Teardown.Errors()
         for step in steps {
             if state.cancellation.isCancelled {
-                firstError = StepFailed(step: step.name, underlying: CancelledError(state.cancellation.cancelReason))
+                errors.record(StepFailed(step: step.name, underlying: CancelledError(state.cancellation.cancelReason)), in: step.name)
                 break
             }
             started.append(step)
@@ -29,19 +29,19 @@ public enum StepRunner {
                 // A step interrupted by a cancel reports the cancel, not the EINTR or killed child it caused.
                 let cause: Error = state.cancellation.isCancelled ? CancelledError(state.cancellation.cancelReason) : error
                 state.output.say("\(step.name) failed after \(Duration.format(seconds)): \(cause)")
-                firstError = StepFailed(step: step.name, underlying: cause)
+                errors.record(StepFailed(step: step.name, underlying: cause), in: step.name)
                 break
             }
         }
         for step in started.reversed() {
-            do {
-                try step.cleanup(state)
-            } catch {
-                state.output.error("cleanup of \(step.name): \(error)")
-                if firstError == nil { firstError = StepFailed(step: "cleanup of \(step.name)", underlying: error) }
+            errors.attempt("cleanup of \(step.name)") {
+                do { try step.cleanup(state) } catch {
+                    state.output.error("cleanup of \(step.name): \(error)")
+                    throw StepFailed(step: "cleanup of \(step.name)", underlying: error)
+                }
             }
         }
-        if let firstError { throw firstError }
+        try errors.rethrow()
     }
 }
 

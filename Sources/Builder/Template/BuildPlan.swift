@@ -1,8 +1,8 @@
 import NBDCore
 /// What a run of the template will build: one `BuildDefinition` per selected builder, each with its
 /// checked config and the provisioners that apply to it. Making the plan is `packer validate`.
-public struct BuildPlan {
-    public struct Options {
+public struct BuildPlan: Sendable {
+    public struct Options: Sendable {
         public var overrides: [VariableValues.Override] = []
         public var only: [String] = []
         public var except: [String] = []
@@ -12,7 +12,7 @@ public struct BuildPlan {
         public init() {}
     }
 
-    public struct BuildDefinition {
+    public struct BuildDefinition: Sendable {
         public let name: String
         public let config: BuilderConfig
         public let provisioners: [ProvisionerConfig]

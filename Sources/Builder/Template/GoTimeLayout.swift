@@ -2,7 +2,7 @@ import Glibc
 
 /// Formats a time with a Go reference layout ("2006-01-02T15:04:05Z07:00"), which is what Packer's
 /// `{{isotime "..."}}` takes. Times are UTC, as Packer's are.
-public enum GoTimeLayout {
+public enum GoTimeLayout: Sendable {
     public static let rfc3339 = "2006-01-02T15:04:05Z07:00"
 
     // Longest tokens first so "2006" wins over "2" and "January" over "Jan".

@@ -9,7 +9,7 @@ public struct InterpolationError: Error, CustomStringConvertible {
 /// Renders Packer's Go-template subset in template strings: `{{user `x`}}`, `{{env `X`}}`,
 /// `{{timestamp}}`, `{{build_name}}`, `{{build_type}}`, `{{isotime "layout"}}`, `{{uuid}}`, `{{pwd}}`,
 /// `{{template_dir}}`, `{{upper x}}`/`{{lower x}}` on a nested call, and `{{.Field}}`.
-public enum Interpolation {
+public enum Interpolation: Sendable {
     static let functions = ["user", "env", "timestamp", "build_name", "build_type", "isotime", "uuid", "pwd",
                             "template_dir", "upper", "lower"]
 

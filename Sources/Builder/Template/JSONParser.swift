@@ -1,6 +1,6 @@
 /// A strict JSON parser (RFC 8259) for templates and var-files. Hostile input gives an error with
 /// line and column, never a crash: nesting depth is bounded and the input size is bounded by the reader.
-public struct JSONParser {
+public struct JSONParser: Sendable {
     public struct SyntaxError: Error, CustomStringConvertible {
         public let line: Int
         public let column: Int

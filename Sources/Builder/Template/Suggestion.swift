@@ -1,5 +1,5 @@
 /// "Did you mean" for near misses in keys, variable names and types.
-public enum Suggestion {
+public enum Suggestion: Sendable {
     /// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
     public static func closest(to word: String, among candidates: [String]) -> String? {
         let limit = max(2, word.count / 3)

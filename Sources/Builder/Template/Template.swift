@@ -2,14 +2,14 @@ import NBDCore
 
 /// A Packer JSON template as written, before variables are resolved: the structure is checked here,
 /// the options of each builder and provisioner when a build is planned (`BuildPlan`).
-public struct Template {
-    public struct Variable {
+public struct Template: Sendable {
+    public struct Variable: Sendable {
         public let name: String
         /// nil: the variable is required (`"name": null` in Packer).
         public let defaultValue: String?
     }
 
-    public struct BuilderEntry {
+    public struct BuilderEntry: Sendable {
         public let index: Int
         public let type: String
         /// `name`, or the type when unnamed: what `-only`, `only` and `{{build_name}}` refer to.
@@ -18,7 +18,7 @@ public struct Template {
         public var location: String { "builders[\(index)]" }
     }
 
-    public struct ProvisionerEntry {
+    public struct ProvisionerEntry: Sendable {
         public let index: Int
         public let type: String
         public let options: [(key: String, value: JSONValue)]

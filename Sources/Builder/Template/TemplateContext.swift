@@ -1,5 +1,5 @@
 /// What `{{...}}` expressions can see while a template string is rendered.
-public struct TemplateContext {
+public struct TemplateContext: Sendable {
     public var userVariables: [String: String]
     public var environment: [String: String]
     public var buildName: String

@@ -1,9 +1,9 @@
 import NBDCore
 /// User variables as a build sees them: defaults from the template (which may use `{{env}}` and other
 /// variables), overridden by `-var-file` files and then `-var` flags, in command-line order.
-public enum VariableValues {
+public enum VariableValues: Sendable {
     /// One override from the command line, with where it came from for messages.
-    public struct Override {
+    public struct Override: Sendable {
         public let name: String
         public let value: String
         public let origin: String

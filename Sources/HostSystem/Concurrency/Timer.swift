@@ -1,28 +1,25 @@
-import Glibc
+import Synchronization
 
-/// Runs an action once after a delay on its own thread, unless stopped first.
-package final class Timer: @unchecked Sendable {
-    private let lock = Mutex()
-    private var stopped = false
-    private var worker: WorkerThread?
+/// Runs an action once after a delay on its own thread, unless stopped first. The thread waits on a
+/// condition with a monotonic deadline, so `stop()` wakes it at once.
+package final class Timer: Sendable {
+    private let stopped = Wakeup()
+    private let worker = Mutex<HostThread?>(nil)
 
-    package static func after(_ seconds: Double, _ action: @escaping () -> Void) throws -> Timer {
+    private init() {}
+
+    package static func after(_ seconds: Double, _ action: @escaping @Sendable () -> Void) throws -> Timer {
         let timer = Timer()
-        let deadline = Monotonic.now + seconds
-        timer.worker = try WorkerThread {
-            while Monotonic.now < deadline {
-                if timer.isStopped { return }
-                usleep(20_000)
-            }
-            if !timer.isStopped { action() }
+        let thread = try HostThread(name: "timer") {
+            if !timer.stopped.wait(seconds: seconds) { action() }
         }
+        timer.worker.withLock { $0 = thread }
         return timer
     }
 
-    private var isStopped: Bool { lock.withLock { stopped } }
-
+    /// Cancels the action if it has not started and waits for the thread. Idempotent.
     package func stop() {
-        lock.withLock { stopped = true }
-        worker?.join()
+        stopped.signal()
+        worker.withLock { $0 }?.join()
     }
 }

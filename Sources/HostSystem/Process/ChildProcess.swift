@@ -1,8 +1,9 @@
 import CNBD
 import Glibc
+import Synchronization
 
 /// Options for starting a child; the defaults give a plain child with /dev/null streams.
-public struct SpawnOptions {
+public struct SpawnOptions: Sendable {
     /// chroot(2) into this directory before exec; the executable path is then resolved inside it.
     public var root: String?
     public var directory: String?
@@ -20,13 +21,13 @@ public struct SpawnOptions {
 
 /// A child process with one owner, who must `wait()` for it or `terminate()` it. Teardown is data:
 /// SIGTERM, a grace period, then SIGKILL, and the child is always reaped.
-public final class ChildProcess: @unchecked Sendable {
+public final class ChildProcess: Sendable {
     public let pid: pid_t
     /// What was started, for messages: the executable and its arguments.
     public let commandLine: String
     public let processGroup: Bool
-    private var status: ExitStatus?
-    private let lock = Mutex()
+    /// Set once the child is reaped; held while reaping and signalling so a signal never hits a reused pid.
+    private let status = Mutex<ExitStatus?>(nil)
 
     private init(pid: pid_t, commandLine: String, processGroup: Bool) {
         self.pid = pid
@@ -66,7 +67,7 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// The exit status if the child has ended, without blocking.
     public func poll() -> ExitStatus? {
-        lock.withLock {
+        status.withLock { status in
             if let status { return status }
             var raw: Int32 = 0
             let result = waitpid(pid, &raw, WNOHANG)
@@ -86,17 +87,44 @@ public final class ChildProcess: @unchecked Sendable {
             if result == -1 && errno == EINTR { continue }
             // ECHILD: reaped by a concurrent wait(); poll() will have the status.
             if let done = poll() { return done }
-            return lock.withLock { status ?? .signaled(SIGKILL) }
+            return status.withLock { $0 ?? .signaled(SIGKILL) }
         }
-        return lock.withLock {
-            if status == nil { status = ExitStatus(waitStatus: raw) }
-            return status!
+        return status.withLock { status in
+            let done = status ?? ExitStatus(waitStatus: raw)
+            status = done
+            return done
+        }
+    }
+
+    /// Waits up to `seconds` for the child to end and reaps it; nil if it is still running. The wait is
+    /// poll(2) on a pidfd, which becomes readable when the child exits, so it wakes at once.
+    public func wait(timeout seconds: Double) -> ExitStatus? {
+        if let done = poll() { return done }
+        guard let exited = try? pidfdWait(seconds) else {
+            // No pidfd (kernel before 5.3): nothing to block on but the exit status itself.
+            Poll.until(seconds: seconds) { poll() != nil }
+            return poll()
+        }
+        return exited ? wait() : poll()
+    }
+
+    /// True once the child exited, false at the deadline.
+    private func pidfdWait(_ seconds: Double) throws -> Bool {
+        let fd = FileDescriptor(
+            adopting: try syscall("pidfd_open", path: commandLine) { cnbd_pidfd_open(pid) }, path: "pidfd of \(pid)")
+        defer { try? fd.close() }
+        let deadline = Monotonic.now + seconds
+        var entry = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
+        while true {
+            let milliseconds = Int32(max(0, min(Double(Int32.max), ((deadline - Monotonic.now) * 1000).rounded(.up))))
+            if try syscall("poll", path: commandLine, { Glibc.poll(&entry, 1, milliseconds) }) > 0 { return true }
+            if Monotonic.now >= deadline { return false }
         }
     }
 
     /// Sends `signal` to the child (to its whole group if it has one). Does nothing once it is reaped.
     public func signal(_ signal: Int32) {
-        lock.withLock {
+        status.withLock { status in
             guard status == nil else { return }
             _ = processGroup ? kill(-pid, signal) : kill(pid, signal)
         }
@@ -107,11 +135,7 @@ public final class ChildProcess: @unchecked Sendable {
     public func terminate(grace: Double = 5) -> ExitStatus {
         if let done = poll() { return done }
         signal(SIGTERM)
-        let deadline = Monotonic.now + grace
-        while Monotonic.now < deadline {
-            if let done = poll() { return done }
-            usleep(10_000)
-        }
+        if let done = wait(timeout: grace) { return done }
         signal(SIGKILL)
         return wait()
     }

@@ -1,21 +1,21 @@
 import CNBD
 import Glibc
+import Synchronization
 
 /// An open file descriptor with exactly one owner. It closes itself when dropped; `close()` reports errors
 /// and is safe to call twice; `release()` hands the raw descriptor to a new owner (the kernel, a child).
 /// A class rather than a ~Copyable struct so owners can keep it in their own classes and closures.
-public final class FileDescriptor: @unchecked Sendable {
-    private var descriptor: Int32
-    private let lock = Mutex()
+public final class FileDescriptor: Sendable {
+    private let descriptor: Mutex<Int32>
 
     /// The raw descriptor; -1 once closed or released.
-    public var rawValue: Int32 { lock.withLock { descriptor } }
+    public var rawValue: Int32 { descriptor.withLock { $0 } }
     /// The path it was opened from, for error messages.
     public let path: String
 
     public init(adopting rawValue: Int32, path: String) {
         precondition(rawValue >= 0, "adopting an invalid file descriptor")
-        self.descriptor = rawValue
+        self.descriptor = Mutex(rawValue)
         self.path = path
     }
 
@@ -36,7 +36,7 @@ public final class FileDescriptor: @unchecked Sendable {
 
     /// Gives up ownership without closing; returns -1 if already closed or released.
     public func release() -> Int32 {
-        lock.withLock {
+        descriptor.withLock { descriptor in
             let fd = descriptor
             descriptor = -1
             return fd
@@ -44,7 +44,8 @@ public final class FileDescriptor: @unchecked Sendable {
     }
 
     deinit {
-        if descriptor >= 0 { _ = Glibc.close(descriptor) }
+        let fd = descriptor.withLock { $0 }
+        if fd >= 0 { _ = Glibc.close(fd) }
     }
 
     // MARK: I/O

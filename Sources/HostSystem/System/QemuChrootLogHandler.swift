@@ -27,9 +27,9 @@ public struct QemuChrootLogHandler: LogHandler {
         Logger(label: "qemu-chroot") { _ in QemuChrootLogHandler(logLevel: level.swiftLog, write: write) }
     }
 
-    /// One fputs per line under one lock, so lines from concurrent builds never interleave.
+    /// One write per line under one lock, so lines from concurrent builds never interleave.
     public static let standardError: @Sendable (String) -> Void = { line in
-        standardErrorLock.withLock { _ in _ = line.withCString { fputs($0, stderr) } }
+        standardErrorLock.withLock { _ in StandardStream.error(line) }
     }
 
     private static let standardErrorLock = Synchronization.Mutex(())

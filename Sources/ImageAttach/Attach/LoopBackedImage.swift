@@ -1,8 +1,9 @@
 import HostSystem
 import ImageLayout
+import Synchronization
 /// An image reached through a file (the raw image itself, or qemu-storage-daemon's FUSE export of it),
 /// with one loop device per volume at the volume's offset and size. Used by the `loop` and `fuse` modes.
-final class LoopBackedImage: AttachedImage, @unchecked Sendable {
+final class LoopBackedImage: AttachedImage, Sendable {
     let mode: AttachMode
     var disk: BlockReader { reader }
     private let reader: FileBlockReader
@@ -10,9 +11,13 @@ final class LoopBackedImage: AttachedImage, @unchecked Sendable {
     private let readOnly: Bool
     private let export: QemuStorageDaemonExport?
     private let ledger: RunLedger?
-    private let lock = Mutex()
-    private var loops: [(device: LoopDevice, ledgerEntry: Int?)] = []
-    private var detached = false
+    private struct Loop {
+        let device: LoopDevice
+        let ledgerEntry: Int?
+    }
+
+    /// nil once detached: no new devices after that.
+    private let loops = Mutex<[Loop]?>([])
 
     /// Takes ownership of `export`: it is stopped on detach, or right away if this throws.
     init(mode: AttachMode, backingFile: String, readOnly: Bool, export: QemuStorageDaemonExport?,
@@ -31,9 +36,9 @@ final class LoopBackedImage: AttachedImage, @unchecked Sendable {
     }
 
     func blockDevice(number: Int, offset: UInt64, size: UInt64) throws -> String {
-        try lock.withLock {
-            guard !detached else { throw AttachError("\(backingFile) was detached; no new devices for it") }
-            if let existing = loops.first(where: { $0.device.offset == offset && $0.device.sizeLimit == size }) {
+        try loops.withLock { loops in
+            guard loops != nil else { throw AttachError("\(backingFile) was detached; no new devices for it") }
+            if let existing = loops?.first(where: { $0.device.offset == offset && $0.device.sizeLimit == size }) {
                 return existing.device.path
             }
             guard size > 0, offset <= reader.size, size <= reader.size - offset else {
@@ -54,7 +59,7 @@ final class LoopBackedImage: AttachedImage, @unchecked Sendable {
                 if let entry {
                     try? ledger?.held(entry, .loop(device: device.path, backingFile: backingFile, offset: offset))
                 }
-                loops.append((device, entry))
+                loops?.append(Loop(device: device, ledgerEntry: entry))
                 return device.path
             } catch {
                 if let entry { try? ledger?.released(entry) }
@@ -64,8 +69,8 @@ final class LoopBackedImage: AttachedImage, @unchecked Sendable {
     }
 
     func flush() throws {
-        try lock.withLock {
-            for loop in loops { try loop.device.flush() }
+        try loops.withLock { loops in
+            for loop in loops ?? [] { try loop.device.flush() }
             try reader.sync()
         }
     }
@@ -73,26 +78,20 @@ final class LoopBackedImage: AttachedImage, @unchecked Sendable {
     /// Loop devices first (they hold the export file open), then the reader, then the export.
     /// Every step runs; the first error is thrown.
     func detach() throws {
-        let todo: [(device: LoopDevice, ledgerEntry: Int?)]? = lock.withLock {
-            guard !detached else { return nil }
-            detached = true
-            defer { loops = [] }
-            return loops
-        }
-        guard let todo else { return }
-        var firstError: Error?
-        func attempt(_ step: () throws -> Void) {
-            do { try step() } catch { if firstError == nil { firstError = error } }
-        }
+        guard let todo = loops.withLock({ loops in defer { loops = nil }; return loops }) else { return }
+        var errors = Teardown.Errors()
         for loop in todo.reversed() {
-            attempt { try loop.device.detach() }
+            errors.attempt("detach \(loop.device.path)") { try loop.device.detach() }
             if let entry = loop.ledgerEntry { try? ledger?.released(entry) }
         }
-        attempt { try reader.sync() }
-        attempt { try reader.close() }
-        if let export { attempt { try export.stop() } }
-        if let firstError { throw firstError }
+        errors.attempt("sync \(backingFile)") { try reader.sync() }
+        errors.attempt("close \(backingFile)") { try reader.close() }
+        if let export { errors.attempt("stop the export of \(backingFile)") { try export.stop() } }
+        try errors.rethrow()
     }
 
-    deinit { try? detach() }
+    /// Never blocks: the owner detaches. The loop devices and the export release themselves as they go.
+    deinit {
+        if loops.withLock({ $0 != nil }) { Log.warning("\(backingFile) was not detached by its owner") }
+    }
 }

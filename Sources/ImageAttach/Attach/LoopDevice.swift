@@ -1,11 +1,12 @@
 import CNBD
 import Glibc
 import HostSystem
+import Synchronization
 
 /// A loop device configured by us over a backing file, or a slice of it (a partition at offset/size).
 /// AUTOCLEAR is always set, so the kernel frees the device on its last close even if we die; while we live,
 /// `detach()` releases it explicitly. The corresponding ioctls are LOOP_CTL_GET_FREE and LOOP_CONFIGURE.
-public final class LoopDevice: @unchecked Sendable {
+public final class LoopDevice: Sendable {
     public let index: Int
     public var path: String { "/dev/loop\(index)" }
     public let backingFile: String
@@ -14,8 +15,7 @@ public final class LoopDevice: @unchecked Sendable {
     public let sizeLimit: UInt64
     public let readOnly: Bool
     private let device: FileDescriptor
-    private let lock = Mutex()
-    private var detached = false
+    private let detached = Atomic(false)
 
     private init(index: Int, backingFile: String, offset: UInt64, sizeLimit: UInt64, readOnly: Bool,
                  device: FileDescriptor) {
@@ -92,31 +92,29 @@ public final class LoopDevice: @unchecked Sendable {
 
     /// The node may appear a moment after GET_FREE created the device (devtmpfs, udev), as losetup knows.
     private static func openDeviceNode(_ path: String, readOnly: Bool) throws -> FileDescriptor {
-        var attempt = 0
-        while true {
+        var opened: FileDescriptor?
+        try Poll.until(seconds: 0.4, interval: 0.025) {
             do {
-                return try FileDescriptor.open(path, readOnly ? O_RDONLY : O_RDWR)
-            } catch let error as SystemError where (error.errno == ENOENT || error.errno == EACCES) && attempt < 16 {
-                attempt += 1
-                usleep(25_000)
+                opened = try FileDescriptor.open(path, readOnly ? O_RDONLY : O_RDWR)
+                return true
+            } catch let error as SystemError where error.errno == ENOENT || error.errno == EACCES {
+                return false
             }
         }
+        if let opened { return opened }
+        return try FileDescriptor.open(path, readOnly ? O_RDONLY : O_RDWR)
     }
 
     /// Releases the device: fsync (what was written reaches the backing file), LOOP_CLR_FD, close. While
     /// the device is still mounted somewhere the kernel only marks it for autoclear and frees it on the last
     /// unmount. Every step runs; the first error is thrown. Safe to call twice.
     public func detach() throws {
-        let first: Bool = lock.withLock {
-            defer { detached = true }
-            return !detached
-        }
-        guard first else { return }
-        var firstError: Error?
-        do { try syscall("fsync", path: path) { fsync(device.rawValue) } } catch { firstError = error }
-        do { try Self.clearFD(device) } catch { firstError = firstError ?? error }
-        do { try device.close() } catch { firstError = firstError ?? error }
-        if let firstError { throw firstError }
+        guard !detached.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        var errors = Teardown.Errors()
+        errors.attempt("fsync \(path)") { try syscall("fsync", path: path) { fsync(device.rawValue) } }
+        errors.attempt("LOOP_CLR_FD \(path)") { try Self.clearFD(device) }
+        errors.attempt("close \(path)") { try device.close() }
+        try errors.rethrow()
         waitUntilReleased()
     }
 
@@ -144,7 +142,11 @@ public final class LoopDevice: @unchecked Sendable {
         }
     }
 
-    deinit { try? detach() }
+    /// Never blocks: the owner detaches. AUTOCLEAR makes the kernel free the device when `device`
+    /// closes with this object.
+    deinit {
+        if !detached.load(ordering: .acquiring) { Log.warning("\(path) was not detached by its owner; closing it (autoclear frees it)") }
+    }
 }
 
 extension LoopDevice {

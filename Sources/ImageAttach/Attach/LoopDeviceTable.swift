@@ -27,12 +27,7 @@ public enum LoopDeviceTable {
     /// Waits up to `seconds` until `loop` no longer has that backing file and offset (freed, or reused by
     /// another); true if it did. The kernel frees an autoclear device on its last close, not at LOOP_CLR_FD.
     public static func waitUntilFree(_ loop: Entry, seconds: Double) -> Bool {
-        let deadline = Monotonic.now + seconds
-        while entry(for: loop.device) == loop {
-            if Monotonic.now > deadline { return false }
-            usleep(5_000)
-        }
-        return true
+        Poll.until(seconds: seconds, interval: 0.005) { entry(for: loop.device) != loop }
     }
 
     /// Every configured loop device whose backing file is `path`.

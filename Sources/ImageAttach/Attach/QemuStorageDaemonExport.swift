@@ -1,10 +1,11 @@
 import Glibc
 import HostSystem
+import Synchronization
 
 /// An image exported as a raw file over FUSE by `qemu-storage-daemon`, for hosts without the nbd driver.
 /// The daemon is our direct child (PR_SET_PDEATHSIG, own process group so a terminal ^C reaches us, not it,
 /// and we unmount before it goes); the FUSE file sits alone in a private 0700 directory.
-public final class QemuStorageDaemonExport: @unchecked Sendable {
+public final class QemuStorageDaemonExport: Sendable {
     /// Export directories are named so, which tells `cleanup` which files it may remove in them.
     public static let directoryPrefix = "export-"
 
@@ -17,9 +18,8 @@ public final class QemuStorageDaemonExport: @unchecked Sendable {
     public let size: UInt64
     private let daemon: ChildProcess
     private let ledger: RunLedger?
-    private var ledgerEntries: [Int]
-    private let lock = Mutex()
-    private var stopped = false
+    private let ledgerEntries: [Int]
+    private let stopped = Atomic(false)
 
     /// Starts the daemon and waits until the export is mounted. `driver` is qemu's format driver ("qcow2",
     /// "raw"); `directory` is created (0700) and must not exist; `expectedSize`, if given, is checked.
@@ -37,12 +37,12 @@ public final class QemuStorageDaemonExport: @unchecked Sendable {
             return entry
         }
         // Undone in reverse if anything below fails.
-        var undo: [() -> Void] = []
+        let undo = Teardown()
 
         do {
             let dirEntry = try intend(.directory(path: directory))
             try syscall("mkdir", path: directory) { mkdir(directory, 0o700) }
-            undo.append { [path] in unlink(path); unlink("\(directory)/daemon.log"); rmdir(directory) }
+            undo.add("remove \(directory)") { [path] in unlink(path); unlink("\(directory)/daemon.log"); rmdir(directory) }
             if let dirEntry { try ledger?.held(dirEntry, .directory(path: directory)) }
 
             let mountpoint = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
@@ -58,7 +58,7 @@ public final class QemuStorageDaemonExport: @unchecked Sendable {
             options.stdout = log.rawValue
             options.newProcessGroup = true
             let daemon = try ChildProcess.spawn("qemu-storage-daemon", arguments, options: options)
-            undo.append { [path] in
+            undo.add("stop qemu-storage-daemon") { [path] in
                 daemon.terminate(grace: 10)
                 Self.unmountIfMounted(path)
             }
@@ -76,7 +76,7 @@ public final class QemuStorageDaemonExport: @unchecked Sendable {
                     + "\(expectedSize)")
             }
         } catch {
-            undo.reversed().forEach { $0() }
+            try? undo.run()
             for entry in entries.reversed() { try? ledger?.released(entry) }
             throw error
         }
@@ -100,23 +100,25 @@ public final class QemuStorageDaemonExport: @unchecked Sendable {
     /// The export is up once the file lives on another device than its directory (the FUSE mount).
     private static func waitForMount(path: String, directory: String, daemon: ChildProcess,
                                      timeout: Double) throws -> UInt64 {
-        let deadline = Monotonic.now + timeout
-        while true {
+        var size: UInt64?
+        try Poll.until(seconds: timeout, interval: 0.005) {
             var file = stat()
             var dir = stat()
             if stat(path, &file) == 0, stat(directory, &dir) == 0, file.st_dev != dir.st_dev {
-                return UInt64(file.st_size)
+                size = UInt64(file.st_size)
+                return true
             }
             if let status = daemon.poll() {
                 throw AttachError("qemu-storage-daemon could not export the image (\(status)): "
                     + daemonLog(directory))
             }
-            if Monotonic.now > deadline {
-                throw AttachError("qemu-storage-daemon did not mount its FUSE export \(path) within "
-                    + "\(Int(timeout)) s; is /dev/fuse usable here? \(daemonLog(directory))")
-            }
-            usleep(5_000)
+            return false
         }
+        guard let size else {
+            throw AttachError("qemu-storage-daemon did not mount its FUSE export \(path) within "
+                + "\(Int(timeout)) s; is /dev/fuse usable here? \(daemonLog(directory))")
+        }
+        return size
     }
 
     private static func daemonLog(_ directory: String) -> String {
@@ -127,22 +129,22 @@ public final class QemuStorageDaemonExport: @unchecked Sendable {
     /// Stops the daemon (SIGTERM: it flushes the image and unmounts), makes sure the FUSE mount is gone,
     /// removes the directory. Idempotent; every step runs and the first error is thrown.
     public func stop() throws {
-        let first: Bool = lock.withLock { defer { stopped = true }; return !stopped }
-        guard first else { return }
-        var firstError: Error?
-        let status = daemon.terminate(grace: 60)
-        if status != .exited(0) && status != .signaled(SIGTERM) {
-            firstError = AttachError("qemu-storage-daemon for \(image) ended with \(status): "
-                + Self.daemonLog(directory))
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        var errors = Teardown.Errors()
+        errors.attempt("stop qemu-storage-daemon for \(image)") {
+            let status = daemon.terminate(grace: 60)
+            if status != .exited(0) && status != .signaled(SIGTERM) {
+                throw AttachError("qemu-storage-daemon for \(image) ended with \(status): " + Self.daemonLog(directory))
+            }
         }
         Self.unmountIfMounted(path)
         unlink(path)
         unlink("\(directory)/daemon.log")
-        if rmdir(directory) != 0 && errno != ENOENT && firstError == nil {
-            firstError = SystemError("rmdir", path: directory, errno: errno)
+        errors.attempt("rmdir \(directory)") {
+            if rmdir(directory) != 0 && errno != ENOENT { throw SystemError("rmdir", path: directory, errno: errno) }
         }
         for entry in ledgerEntries.reversed() { try? ledger?.released(entry) }
-        if let firstError { throw firstError }
+        try errors.rethrow()
     }
 
     /// A daemon killed hard leaves its FUSE mount behind ("Transport endpoint is not connected").
@@ -154,7 +156,13 @@ public final class QemuStorageDaemonExport: @unchecked Sendable {
         }
     }
 
-    deinit { try? stop() }
+    /// Never blocks (stop() may wait a minute for the daemon to flush): the owner stops it. As a last
+    /// resort SIGTERM makes the daemon flush and unmount by itself.
+    deinit {
+        guard !stopped.load(ordering: .acquiring) else { return }
+        Log.warning("qemu-storage-daemon for \(image) was not stopped by its owner; sending it SIGTERM")
+        daemon.signal(SIGTERM)
+    }
 }
 
 extension String {

@@ -1,13 +1,15 @@
 import CNBD
 import Glibc
 import HostSystem
+import Synchronization
 
 /// A path to a block device named by the kernel (nbd0, nbd0p2, loop3p1): /dev/NAME when devtmpfs made it
 /// with the right device number, else a node we create with mknod in a private directory and remove again.
-public final class BlockDeviceNode {
+public final class BlockDeviceNode: Sendable {
     public let name: String
     public let path: String
-    private var privateDirectory: String?
+    /// The directory of a node we made; nil once removed, or when devtmpfs had it.
+    private let privateDirectory = Mutex<String?>(nil)
 
     /// Waits up to `timeout` seconds for sysfs to list the device (devtmpfs creates /dev nodes together with it).
     public init(name: String, timeout: Double = 2) throws {
@@ -29,26 +31,25 @@ public final class BlockDeviceNode {
         }
         Log.debug("\(standard) missing: made \(node)")
         path = node
-        privateDirectory = directory
+        privateDirectory.withLock { $0 = directory }
     }
 
     private static func waitForDeviceNumber(of name: String, timeout: Double) throws -> dev_t {
-        let deadline = Monotonic.now + timeout
-        while true {
-            do { return try BlockSysfs.deviceNumber(of: name) } catch {
-                if Monotonic.now >= deadline { throw error }
-            }
-            usleep(10_000)
+        var number: dev_t?
+        Poll.until(seconds: timeout) {
+            number = try? BlockSysfs.deviceNumber(of: name)
+            return number != nil
         }
+        return try number ?? BlockSysfs.deviceNumber(of: name)
     }
 
     /// Removes a node we created; idempotent.
     public func remove() {
-        guard let directory = privateDirectory else { return }
-        privateDirectory = nil
+        guard let directory = privateDirectory.withLock({ $0.take() }) else { return }
         unlink(path)
         rmdir(directory)
     }
 
+    /// Two unlinks, never blocking: safe as a last resort.
     deinit { remove() }
 }

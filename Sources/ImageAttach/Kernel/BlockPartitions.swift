@@ -1,15 +1,23 @@
 import CNBD
 import Glibc
 import HostSystem
+import Synchronization
 
 /// Maps partitions on a whole-disk block device (nbd or loop) at offsets we parsed ourselves, with
 /// BLKPG_ADD_PARTITION, and removes what we added with BLKPG_DEL_PARTITION. Kernels without partition parsers
 /// (like this host's) make no partitions of their own; kernels with them may already have made the one we want,
 /// which is then reused. Never BLKRRPART: on a parser-less kernel it deletes every BLKPG partition.
-public final class BlockPartitions {
+public final class BlockPartitions: Sendable {
     public let disk: String
     private let descriptor: FileDescriptor
-    private var mapped: [(number: Int, node: BlockDeviceNode, added: Bool)] = []
+    private struct Mapped {
+        let number: Int
+        let node: BlockDeviceNode
+        /// By us, so ours to delete (not the kernel's own partition reused).
+        let added: Bool
+    }
+
+    private let mapped = Mutex<[Mapped]>([])
 
     /// `disk` is the kernel name (nbd0, loop3); `descriptor` an open fd on its whole-disk node.
     public init(disk: String, descriptor: FileDescriptor) {
@@ -19,6 +27,10 @@ public final class BlockPartitions {
 
     /// Makes partition `number` span `size` bytes from byte `start`, and returns its node's path.
     public func map(number: Int, start: UInt64, size: UInt64) throws -> String {
+        try mapped.withLock { mapped in try map(number: number, start: start, size: size, into: &mapped) }
+    }
+
+    private func map(number: Int, start: UInt64, size: UInt64, into mapped: inout [Mapped]) throws -> String {
         if let existing = mapped.first(where: { $0.number == number }) { return existing.node.path }
         // The kernel's limit (DISK_MAX_PARTS); it would answer a bare EINVAL.
         guard (1...255).contains(number) else {
@@ -48,7 +60,7 @@ public final class BlockPartitions {
         }
         do {
             let node = try BlockDeviceNode(name: name)
-            mapped.append((number, node, added))
+            mapped.append(Mapped(number: number, node: node, added: added))
             return node.path
         } catch {
             if added { try? blkpg(BLKPG_DEL_PARTITION, number: number) }
@@ -58,18 +70,23 @@ public final class BlockPartitions {
 
     /// Removes the partitions we added, newest first; every one is tried, the first error is thrown. Idempotent.
     public func removeAll() throws {
-        var firstError: Error?
-        while let last = mapped.popLast() {
+        var errors = Teardown.Errors()
+        while let last = mapped.withLock({ $0.popLast() }) {
             last.node.remove()
             guard last.added else { continue }
-            do { try blkpg(BLKPG_DEL_PARTITION, number: last.number) } catch let error as SystemError where error.errno == ENXIO {
-                continue  // already gone with the device
-            } catch { firstError = firstError ?? error }
+            errors.attempt("BLKPG_DEL_PARTITION \(last.node.path)") {
+                do { try blkpg(BLKPG_DEL_PARTITION, number: last.number) } catch let error as SystemError where error.errno == ENXIO {
+                    // Already gone with the device.
+                }
+            }
         }
-        if let firstError { throw firstError }
+        try errors.rethrow()
     }
 
-    deinit { try? removeAll() }
+    /// The owner removes them; the kernel drops them anyway when the device disconnects.
+    deinit {
+        if mapped.withLock({ $0.contains { $0.added } }) { Log.warning("partitions of /dev/\(disk) were not removed by their owner") }
+    }
 
     private func blkpg(_ operation: Int32, number: Int, start: UInt64 = 0, size: UInt64 = 0) throws {
         var partition = blkpg_partition()

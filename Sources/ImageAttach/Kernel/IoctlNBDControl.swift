@@ -40,7 +40,7 @@ public final class IoctlNBDControl: NBDKernelControl {
             _ = try? fd.ioctl("NBD_CLEAR_SOCK", CNBD_NBD_CLEAR_SOCK)
             throw error
         }
-        let serving = try DedicatedThread(name: "NBD_DO_IT \(node.path)") {
+        let serving = try HostThread(name: "NBD_DO_IT \(node.path)") {
             try fd.ioctl("NBD_DO_IT", CNBD_NBD_DO_IT)
         }
         do {
@@ -72,28 +72,27 @@ public final class IoctlNBDControl: NBDKernelControl {
     }
 
     /// DO_IT is serving once sysfs shows the device's pid; it failing early ends the wait with its error.
-    private func waitUntilServing(index: Int, _ serving: DedicatedThread) throws {
-        let deadline = Monotonic.now + 5
-        while !BlockSysfs.nbdAttached(index) {
+    private func waitUntilServing(index: Int, _ serving: HostThread) throws {
+        let serving = try Poll.until(seconds: 5, interval: 0.005) {
             if serving.hasFinished {
                 throw serving.join() ?? NBDKernelError.noDevice("NBD_DO_IT on /dev/nbd\(index) returned at once")
             }
-            guard Monotonic.now < deadline else {
-                throw NBDKernelError.noDevice("/dev/nbd\(index) did not start serving within 5 s")
-            }
-            usleep(5_000)
+            return BlockSysfs.nbdAttached(index)
         }
+        guard serving else { throw NBDKernelError.noDevice("/dev/nbd\(index) did not start serving within 5 s") }
     }
 
     /// DISCONNECT sends NBD_CMD_DISC; CLEAR_SOCK shuts the sockets down, so DO_IT returns even if the server
     /// never closes its end (nbd-client -d does the same two calls). Then the thread is joined. Every step runs.
-    private static func disconnect(_ fd: FileDescriptor, _ serving: DedicatedThread) throws {
-        var firstError: Error?
-        do { try fd.ioctl("NBD_DISCONNECT", CNBD_NBD_DISCONNECT) } catch { firstError = error }
-        do { try fd.ioctl("NBD_CLEAR_SOCK", CNBD_NBD_CLEAR_SOCK) } catch { firstError = firstError ?? error }
-        if let error = serving.join(), firstError == nil, !isExpectedEnd(error) { firstError = error }
-        do { try fd.close() } catch { firstError = firstError ?? error }
-        if let firstError { throw firstError }
+    private static func disconnect(_ fd: FileDescriptor, _ serving: HostThread) throws {
+        var errors = Teardown.Errors()
+        errors.attempt("NBD_DISCONNECT \(fd.path)") { try fd.ioctl("NBD_DISCONNECT", CNBD_NBD_DISCONNECT) }
+        errors.attempt("NBD_CLEAR_SOCK \(fd.path)") { try fd.ioctl("NBD_CLEAR_SOCK", CNBD_NBD_CLEAR_SOCK) }
+        errors.attempt("NBD_DO_IT \(fd.path)") {
+            if let error = serving.join(), !isExpectedEnd(error) { throw error }
+        }
+        errors.attempt("close \(fd.path)") { try fd.close() }
+        try errors.rethrow()
     }
 
     private static func isExpectedEnd(_ error: Error) -> Bool {

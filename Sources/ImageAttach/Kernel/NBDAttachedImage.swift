@@ -3,20 +3,21 @@ import HostSystem
 import ImageLayout
 import NBDProtocol
 import QemuTools
+import Synchronization
 
 /// An image attached through the kernel nbd driver. Owns, in teardown order: the kernel attachment (partitions,
 /// device), the reader connection used for layout probes, and the qemu-nbd server, which is stopped last so it
 /// flushes everything the kernel wrote.
-final class NBDAttachedImage: AttachedImage, @unchecked Sendable {
+final class NBDAttachedImage: AttachedImage, Sendable {
     let mode: AttachMode
     var disk: BlockReader { reader }
     private let server: QemuNBDServer
     private let reader: NBDConnection
     private let attachment: NBDKernelAttachment
     private let ledger: RunLedger?
-    private var ledgerEntries: [Int] = []
-    private let lock = Mutex()
-    private var detached = false
+    private let ledgerEntries: [Int]
+    /// Also held while mapping a volume, so no device appears after detach started.
+    private let detached = Mutex(false)
 
     init(_ request: AttachRequest, mode: AttachMode, control: NBDKernelControl, deviceIndex: Int?,
          ledger: RunLedger?) throws {
@@ -85,7 +86,7 @@ final class NBDAttachedImage: AttachedImage, @unchecked Sendable {
     }
 
     func blockDevice(number: Int, offset: UInt64, size: UInt64) throws -> String {
-        try lock.withLock {
+        try detached.withLock { detached in
             guard !detached else { throw AttachError("\(server.image) was detached; no new devices for it") }
             guard size > 0, offset <= reader.size, size <= reader.size - offset else {
                 throw AttachError("volume \(number) at \(offset)+\(size) lies outside the \(reader.size)-byte disk of \(server.image)")
@@ -102,18 +103,22 @@ final class NBDAttachedImage: AttachedImage, @unchecked Sendable {
     /// Kernel side first (partitions, flush, DISCONNECT), then the reader, then qemu-nbd (flushes the image on
     /// SIGTERM). Every step runs; the first error is thrown.
     func detach() throws {
-        let first: Bool = lock.withLock {
+        let first: Bool = detached.withLock { detached in
             defer { detached = true }
             return !detached
         }
         guard first else { return }
-        var firstError: Error?
-        do { try attachment.detach() } catch { firstError = error }
+        var errors = Teardown.Errors()
+        errors.attempt("detach \(attachment.device.path)") { try attachment.detach() }
         reader.disconnect()
-        do { try server.stop() } catch { firstError = firstError ?? error }
+        errors.attempt("stop qemu-nbd for \(server.image)") { try server.stop() }
         for entry in ledgerEntries.reversed() { try? ledger?.released(entry) }
-        if let firstError { throw firstError }
+        try errors.rethrow()
     }
 
-    deinit { try? detach() }
+    /// Never blocks: the owner detaches; the device, the reader and the server each release what they can
+    /// without waiting as they go.
+    deinit {
+        if !detached.withLock({ $0 }) { Log.warning("\(server.image) was not detached from \(attachment.device.path) by its owner") }
+    }
 }

@@ -1,7 +1,8 @@
+import HostSystem
 /// An image attached through the kernel nbd driver: the device and the partitions mapped on it, torn down
 /// together (partitions first: BLKPG_DEL needs the device). The NBD server behind the sockets belongs to the
 /// caller, who stops it after `detach()` so it flushes what the kernel wrote.
-public final class NBDKernelAttachment {
+public final class NBDKernelAttachment: Sendable {
     public let device: NBDDevice
     private let partitions: BlockPartitions?
 
@@ -23,11 +24,9 @@ public final class NBDKernelAttachment {
 
     /// Removes our partitions, then flushes and disconnects the device. Idempotent; every step runs.
     public func detach() throws {
-        var firstError: Error?
-        do { try partitions?.removeAll() } catch { firstError = error }
-        do { try device.detach() } catch { firstError = firstError ?? error }
-        if let firstError { throw firstError }
+        var errors = Teardown.Errors()
+        errors.attempt("remove the partitions of \(device.path)") { try partitions?.removeAll() }
+        errors.attempt("detach \(device.path)") { try device.detach() }
+        try errors.rethrow()
     }
-
-    deinit { try? detach() }
 }

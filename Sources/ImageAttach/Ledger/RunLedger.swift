@@ -2,11 +2,12 @@ import FoundationEssentials
 import Glibc
 import HostSystem
 import ImageLayout
+import Synchronization
 
 /// The on-disk record of what a run holds, so that `qemu-chroot cleanup` can release what a killed run
 /// left behind. Each resource is written as intended BEFORE it is acquired and as held after, and removed
 /// when released; `finish()` removes the record of a run that released everything.
-public final class RunLedger: @unchecked Sendable {
+public final class RunLedger: Sendable {
     public static let defaultRoot = "/run/qemu-chroot/runs"
 
     public let runID: String
@@ -15,10 +16,13 @@ public final class RunLedger: @unchecked Sendable {
     /// The identifier kernel nbd devices of this run carry (/sys/block/nbdN/backend).
     public var backendIdentifier: String { "qemu-chroot:\(runID)" }
 
-    private let lock = Mutex()
-    private var record: RunRecord
-    private var nextID = 1
-    private var finished = false
+    private struct State {
+        var record: RunRecord
+        var nextID = 1
+        var finished = false
+    }
+
+    private let state: Mutex<State>
 
     /// Starts the record of a new run of this process.
     public init(root: String = RunLedger.defaultRoot) throws {
@@ -29,21 +33,21 @@ public final class RunLedger: @unchecked Sendable {
         guard let startTime = ProcFS.startTime(of: pid) else {
             throw AttachError("cannot read /proc/\(pid)/stat, which run records need to tell a live run from a killed one")
         }
-        record = RunRecord(
+        state = Mutex(State(record: RunRecord(
             runID: runID, ownerPID: pid, ownerStartTime: startTime,
-            startedAt: time(nil), mountNamespace: nil, entries: [])
+            startedAt: time(nil), mountNamespace: nil, entries: [])))
         try Self.makeDirectories(directory)
-        try lock.withLock { try save() }
+        try state.withLock { try save(&$0) }
     }
 
     /// Records the intent to acquire `resource`; returns the entry's id for `held`/`released`.
     @discardableResult
     public func intend(_ resource: LedgerResource) throws -> Int {
-        try lock.withLock {
-            let id = nextID
-            nextID += 1
-            record.entries.append(LedgerEntry(id: id, state: .intended, resource: resource))
-            try save()
+        try state.withLock { state in
+            let id = state.nextID
+            state.nextID += 1
+            state.record.entries.append(LedgerEntry(id: id, state: .intended, resource: resource))
+            try save(&state)
             return id
         }
     }
@@ -60,19 +64,19 @@ public final class RunLedger: @unchecked Sendable {
 
     /// Forgets entry `id`: its resource was released.
     public func released(_ id: Int) throws {
-        try lock.withLock {
-            record.entries.removeAll { $0.id == id }
-            try save()
+        try state.withLock { state in
+            state.record.entries.removeAll { $0.id == id }
+            try save(&state)
         }
     }
 
     /// Removes the record: the run released everything. Idempotent.
     public func finish() {
-        lock.withLock {
-            guard !finished else { return }
-            finished = true
-            if !record.entries.isEmpty {
-                Log.warning("run \(runID) ends holding \(record.entries.map(\.resource.description).joined(separator: ", ")); "
+        state.withLock { state in
+            guard !state.finished else { return }
+            state.finished = true
+            if !state.record.entries.isEmpty {
+                Log.warning("run \(runID) ends holding \(state.record.entries.map(\.resource.description).joined(separator: ", ")); "
                     + "its record stays for `qemu-chroot cleanup`")
                 return
             }
@@ -82,23 +86,23 @@ public final class RunLedger: @unchecked Sendable {
         }
     }
 
-    public var entries: [LedgerEntry] { lock.withLock { record.entries } }
+    public var entries: [LedgerEntry] { state.withLock { $0.record.entries } }
 
     private func update(_ id: Int, _ change: (inout LedgerEntry) -> Void) throws {
-        try lock.withLock {
-            guard let index = record.entries.firstIndex(where: { $0.id == id }) else { return }
-            change(&record.entries[index])
-            try save()
+        try state.withLock { state in
+            guard let index = state.record.entries.firstIndex(where: { $0.id == id }) else { return }
+            change(&state.record.entries[index])
+            try save(&state)
         }
     }
 
     /// Writes the record atomically (temporary file + rename), so a reader never sees half of it.
     /// Called with the lock held.
-    private func save() throws {
-        guard !finished else { return }
+    private func save(_ state: inout State) throws {
+        guard !state.finished else { return }
         // Once seen, the run's namespace stays recorded even if a later save comes from a thread outside it.
-        record.mountNamespace = Self.privateMountNamespace() ?? record.mountNamespace
-        let data = try JSONEncoder().encode(record)
+        state.record.mountNamespace = Self.privateMountNamespace() ?? state.record.mountNamespace
+        let data = try JSONEncoder().encode(state.record)
         let temporary = "\(recordPath).tmp"
         let file = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
         try data.withUnsafeBytes { try file.writeAll($0) }

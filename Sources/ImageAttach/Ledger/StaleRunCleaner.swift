@@ -103,8 +103,8 @@ public struct StaleRunCleaner {
         for (signal, grace) in [(SIGTERM, 5.0), (SIGKILL, 5.0)] {
             guard ProcFS.isAlive(pid, startTime: startTime) else { return }
             if kill(pid, signal) != 0 && errno != ESRCH { throw SystemError("kill", path: "pid \(pid)", errno: errno) }
-            let deadline = Monotonic.now + grace
-            while ProcFS.isAlive(pid, startTime: startTime) && Monotonic.now < deadline { usleep(10_000) }
+            // Another run's process, not our child: no exit status or pidfd of ours to wait on, only /proc.
+            Poll.until(seconds: grace) { !ProcFS.isAlive(pid, startTime: startTime) }
         }
         if ProcFS.isAlive(pid, startTime: startTime) { throw AttachError("process \(pid) survived SIGKILL") }
     }

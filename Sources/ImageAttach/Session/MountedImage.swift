@@ -143,21 +143,16 @@ public final class MountedImage {
     /// the others logged; a second call has nothing left to do. It looks at no cancellation, so a cancelled
     /// run releases everything the same way.
     public func release() throws {
-        var firstError: Error?
-        func attempt(_ step: () throws -> Void) {
-            do { try step() } catch {
-                if firstError == nil { firstError = error } else { Log.error("\(error)") }
-            }
-        }
-        attempt { try unmount() }
+        var errors = Teardown.Errors()
+        errors.attempt("unmount") { try unmount() }
         if !detached {
-            attempt { try attached.flush() }
-            attempt {
+            errors.attempt("flush") { try attached.flush() }
+            errors.attempt("detach") {
                 try attached.detach()
                 detached = true
             }
         }
-        if let firstError { throw firstError }
+        try errors.rethrow()
     }
 
     /// The session removes the mount path it made once nothing is mounted there; then the record goes too.

@@ -1,6 +1,7 @@
 import CNBD
 import Glibc
 import HostSystem
+import Synchronization
 
 /// Where a chroot command's stdout or stderr goes.
 public enum ChrootOutput {
@@ -68,16 +69,20 @@ public struct ChrootCommand: Sendable {
             if let deadline = killAt.value, Monotonic.now >= deadline { child.signal(SIGKILL) }
             return child.poll() != nil
         }
+        // Every pipe may close before the shell exits: wait on its pidfd, looking at the cancel deadline
+        // between waits.
+        while child.wait(timeout: 0.1) == nil {
+            if let deadline = killAt.value, Monotonic.now >= deadline { child.signal(SIGKILL) }
+        }
         return child.wait()
     }
 }
 
 /// The moment a cancelled command gets SIGKILL.
-private final class KillDeadline: @unchecked Sendable {
-    private let lock = Mutex()
-    private var deadline: Double?
-    var value: Double? { lock.withLock { deadline } }
-    func set(_ value: Double) { lock.withLock { if deadline == nil { deadline = value } } }
+private final class KillDeadline: Sendable {
+    private let deadline = Mutex<Double?>(nil)
+    var value: Double? { deadline.withLock { $0 } }
+    func set(_ value: Double) { deadline.withLock { if $0 == nil { $0 = value } } }
 }
 
 /// The chroot's shell could not be started: the image has no usable /bin/sh (missing, a dangling symlink,

@@ -6,7 +6,7 @@ import HostSystem
 /// mounts in reverse (trimming and flushing the root last) and is safe to call again.
 ///
 /// Must be used from the thread (or single-threaded process) that entered the private mount namespace.
-public final class ChrootSession: @unchecked Sendable {
+public final class ChrootSession: Sendable {
     public let device: String
     public let fstype: String
     public let mountPath: String
@@ -82,10 +82,8 @@ public final class ChrootSession: @unchecked Sendable {
 
     /// Unmounts everything in reverse order; the mount path is removed if this session created it.
     public func unmountAll() throws {
-        var firstError: Error?
-        do { try mounts.unmountAll() } catch { firstError = error }
-        if createdMountPath && mounts.live.isEmpty && firstError == nil { rmdir(mountPath) }
-        if let firstError { throw firstError }
+        try mounts.unmountAll()
+        if createdMountPath && mounts.live.isEmpty { rmdir(mountPath) }
     }
 }
 

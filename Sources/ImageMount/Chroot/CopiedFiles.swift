@@ -1,12 +1,13 @@
 import Glibc
 import HostSystem
+import Synchronization
 
 /// The seed plugin's `copy_files` (default /etc/resolv.conf): host files copied to the same path in the
 /// image for the duration of provisioning, and `undo()` afterwards. Unlike the seed (`cp
 /// --remove-destination`, later `rm -f`), what was there before — often a symlink such as
 /// resolv.conf -> ../run/systemd/resolve/stub-resolv.conf — is set aside and put back, so the image ends up
 /// as it was.
-public final class CopiedFiles: @unchecked Sendable {
+public final class CopiedFiles: Sendable {
     public static let defaultPaths = ["/etc/resolv.conf"]
 
     private struct Entry {
@@ -15,8 +16,7 @@ public final class CopiedFiles: @unchecked Sendable {
     }
 
     private let image: RootedPath
-    private let lock = Mutex()
-    private var entries: [Entry] = []
+    private let entries = Mutex<[Entry]>([])
 
     private init(image: RootedPath) { self.image = image }
 
@@ -45,7 +45,7 @@ public final class CopiedFiles: @unchecked Sendable {
             }
             savedAs = backup
         }
-        lock.withLock { entries.append(Entry(path: path, savedAs: savedAs)) }
+        entries.withLock { $0.append(Entry(path: path, savedAs: savedAs)) }
         // O_EXCL|O_NOFOLLOW: the name is free now; anything that appears there meanwhile is not followed.
         let fd = try syscall("openat", path: image.display(path)) {
             openat(directory.rawValue, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
@@ -56,9 +56,9 @@ public final class CopiedFiles: @unchecked Sendable {
 
     /// Removes the copies and restores what they replaced, newest first. Idempotent; every entry is tried.
     public func undo() throws {
-        var firstError: Error?
-        while let entry = lock.withLock({ entries.popLast() }) {
-            do {
+        var errors = Teardown.Errors()
+        while let entry = entries.withLock({ $0.popLast() }) {
+            errors.attempt("restore \(image.display(entry.path))") {
                 let (directory, name) = try image.parent(of: entry.path)
                 if unlinkat(directory.rawValue, name, 0) != 0 && errno != ENOENT {
                     throw SystemError("unlinkat", path: image.display(entry.path), errno: errno)
@@ -68,10 +68,8 @@ public final class CopiedFiles: @unchecked Sendable {
                         renameat(directory.rawValue, saved, directory.rawValue, name)
                     }
                 }
-            } catch {
-                if firstError == nil { firstError = error }
             }
         }
-        if let firstError { throw firstError }
+        try errors.rethrow()
     }
 }

@@ -37,7 +37,8 @@ final class OutputPipe {
 
     /// Delivers output until every pipe is at end of file, or until `finished()` (polled every 100 ms and on
     /// every wake-up) says the command is over; then whatever is already buffered is delivered and the
-    /// rest abandoned, since a background process may hold the pipe open for ever.
+    /// rest abandoned, since a background process may hold the pipe open for ever. It can return before the
+    /// command ended (every pipe closed); the caller waits for the command.
     static func pump(_ pipes: [OutputPipe], finished: () -> Bool) {
         var live = pipes.filter { $0.readEnd >= 0 }
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -66,6 +67,5 @@ final class OutputPipe {
             }
             live.removeAll { ended.contains($0.readEnd) }
         }
-        while !draining && !finished() { usleep(10_000) }
     }
 }

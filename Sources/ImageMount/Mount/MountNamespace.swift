@@ -1,6 +1,7 @@
 import CNBD
 import Glibc
 import HostSystem
+import Synchronization
 
 /// The private mount namespace every run works in: mounts made after `enterPrivate()` never appear on the
 /// host, and when the last process in the namespace dies the kernel unmounts everything, so a killed run
@@ -12,15 +13,13 @@ import HostSystem
 /// cannot guarantee that (the multi-threaded test runner) uses `privatizeCurrentThread()` on one dedicated
 /// thread that then does all the mounting and spawning itself.
 public enum MountNamespace {
-    private static let lock = Mutex()
-    nonisolated(unsafe) private static var entered = false
+    private static let entered = Mutex(false)
     /// The namespaces (as "mnt:[inode]") that privatizeCurrentThread made.
-    private static let createdLock = Mutex()
-    nonisolated(unsafe) private static var created: Set<String> = []
+    private static let created = Mutex<Set<String>>([])
 
     /// Moves the whole (single-threaded) process into a new private mount namespace. Idempotent.
     public static func enterPrivate() throws {
-        try lock.withLock {
+        try entered.withLock { entered in
             if entered { return }
             let threads = threadCount()
             guard threads == 1 else {
@@ -37,7 +36,7 @@ public enum MountNamespace {
         try syscall("unshare(CLONE_NEWNS)") { cnbd_unshare(CNBD_CLONE_NEWNS) }
         try syscall("mount(MS_REC|MS_PRIVATE)", path: "/") { mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil) }
         if let namespace = namespaceLink("/proc/thread-self/ns/mnt") {
-            createdLock.withLock { _ = created.insert(namespace) }
+            created.withLock { _ = $0.insert(namespace) }
         }
         Log.debug("entered a private mount namespace")
     }
@@ -45,7 +44,7 @@ public enum MountNamespace {
     /// Whether the calling thread is in a mount namespace this process created (so its mounts cannot leak).
     public static var isPrivate: Bool {
         guard let mine = namespaceLink("/proc/thread-self/ns/mnt") else { return false }
-        return createdLock.withLock { created.contains(mine) }
+        return created.withLock { $0.contains(mine) }
     }
 
     private static func namespaceLink(_ path: String) -> String? {

@@ -1,46 +1,56 @@
 import CNBD
 import Glibc
 import HostSystem
+import Synchronization
 
 /// The live mounts of one run, newest last. `unmountAll()` releases them in reverse order; every step runs
 /// even after a failure, the first error is rethrown, and a second call has nothing left to do.
-public final class MountStack: @unchecked Sendable {
-    private let lock = Mutex()
-    private var mounts: [LiveMount] = []
+public final class MountStack: Sendable {
+    private let mounts = Mutex<[LiveMount]>([])
+    private let busySeconds = Mutex(3.0)
+
     /// How long a busy mount is retried (killing its holders each time) before the last resort.
-    public var busyTimeout: Double = 3
+    public var busyTimeout: Double {
+        get { busySeconds.withLock { $0 } }
+        set { busySeconds.withLock { $0 = newValue } }
+    }
 
     public init() {}
 
-    public var live: [LiveMount] { lock.withLock { mounts } }
+    public var live: [LiveMount] { mounts.withLock { $0 } }
 
-    public func push(_ mount: LiveMount) { lock.withLock { mounts.append(mount) } }
+    public func push(_ mount: LiveMount) { mounts.withLock { $0.append(mount) } }
 
     public func unmountAll() throws {
-        var firstError: Error?
-        while let mount = lock.withLock({ mounts.popLast() }) {
-            do { try release(mount) } catch {
-                Log.error("\(error)")
-                if firstError == nil { firstError = error }
+        var errors = Teardown.Errors()
+        while let mount = mounts.withLock({ $0.popLast() }) {
+            errors.attempt("unmount \(mount.target)") {
+                do { try release(mount) } catch {
+                    Log.error("\(error)")
+                    throw error
+                }
             }
         }
-        if let firstError { throw firstError }
+        try errors.rethrow()
     }
 
     private func release(_ mount: LiveMount) throws {
         if mount.isImageRoot && !mount.readOnly { Trim.run(on: mount.target) }
-        let deadline = Monotonic.now + busyTimeout
         var holders: [MountHolder] = []
-        while true {
+        var unmounted = false
+        // umount2 has nothing to wait on: EBUSY is retried while the holders we kill exit.
+        try Poll.until(seconds: busyTimeout, interval: 0.05) {
             let code: Int32
-            do { try Mount.unmount(mount.target, flags: 0); code = 0 } catch { code = error.errno }
+            do throws(SystemError) { try Mount.unmount(mount.target, flags: 0); code = 0 } catch { code = error.errno }
             switch code {
             case 0:
                 Log.debug("unmounted \(mount.target)")
-                return
+                unmounted = true
+                return true
             case EINVAL, ENOENT:
                 Log.debug("\(mount.target) was already unmounted")
-                return
+                unmounted = true
+                return true
             case EBUSY:
                 break
             default:
@@ -53,9 +63,9 @@ public final class MountStack: @unchecked Sendable {
                 MountHolders.kill(found)
             }
             // Pseudo filesystems hold no data: once nothing of ours holds them, detaching lazily is safe.
-            if Monotonic.now >= deadline || (mount.isPseudo && found.isEmpty) { break }
-            usleep(50_000)
+            return mount.isPseudo && found.isEmpty
         }
+        if unmounted { return }
         try lazyDetach(mount, holders: holders)
     }
 

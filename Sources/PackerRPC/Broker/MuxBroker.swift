@@ -2,6 +2,8 @@ import HostSystem
 /// Packer's mux broker on top of yamux: every stream starts with a uint32 little-endian "broker id" that
 /// says which endpoint it is for; the acceptor answers with the same 4 bytes. Id 0 is the component's
 /// main endpoint. Ids we hand out come from `nextID()`; ids the host hands us are dialed.
+// @unchecked: its vars are guarded by `monitor`, a pthread mutex + condition (Synchronization.Mutex cannot be
+// waited on), which the compiler cannot relate to them; every access is inside monitor.withLock.
 public final class MuxBroker: @unchecked Sendable {
     /// Go's broker waits this long for both Accept and an unclaimed incoming stream.
     public static let timeout = 5.0
@@ -19,7 +21,7 @@ public final class MuxBroker: @unchecked Sendable {
 
     /// Starts routing incoming streams by their broker id.
     public func start() {
-        Threads.detach { [self] in
+        HostThread.detach { [self] in
             while let stream = try? session.accept() {
                 // Each announcement is read on its own thread so a silent peer cannot stall the others.
                 let admitted = monitor.withLock {
@@ -28,7 +30,7 @@ public final class MuxBroker: @unchecked Sendable {
                     return true
                 }
                 guard admitted else { stream.abort(); continue }
-                Threads.detach { [self] in
+                HostThread.detach { [self] in
                     route(stream)
                     monitor.withLock { announcing -= 1 }
                 }

@@ -1,6 +1,8 @@
 import HostSystem
 /// Go's net/rpc client with Packer's msgpack codec on one yamux stream. Several calls may be in flight;
 /// replies arrive in completion order and are matched by Seq.
+// @unchecked: its vars are guarded by `monitor`, a pthread mutex + condition (Synchronization.Mutex cannot be
+// waited on), which the compiler cannot relate to them; every access is inside monitor.withLock.
 public final class RPCClient: @unchecked Sendable {
     private let stream: YamuxStream
     private let monitor = Monitor()
@@ -12,7 +14,7 @@ public final class RPCClient: @unchecked Sendable {
 
     public init(stream: YamuxStream) {
         self.stream = stream
-        Threads.detach { [self] in readReplies() }
+        HostThread.detach { [self] in readReplies() }
     }
 
     /// Calls `serviceMethod` and waits for its reply body; a non-empty header Error is thrown as

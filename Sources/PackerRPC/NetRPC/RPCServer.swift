@@ -1,13 +1,17 @@
 import HostSystem
+import Synchronization
 
 /// Go's net/rpc server with Packer's msgpack codec on one yamux stream. Each request is a header
 /// `{ServiceMethod, Seq}` followed by a body; each runs on its own thread (Packer calls Builder.Cancel
 /// while Builder.Run is pending) and its response header + body are written in one piece.
+// @unchecked: `inFlight` is guarded by `slots`, a pthread mutex + condition (Synchronization.Mutex cannot be
+// waited on), which the compiler cannot relate to it; every access is inside slots.withLock.
 public final class RPCServer: @unchecked Sendable {
-    public typealias Handler = (MsgPackValue) throws -> MsgPackValue
+    public typealias Handler = @Sendable (MsgPackValue) throws -> MsgPackValue
+    public typealias Fallback = @Sendable (String) -> Handler?
 
     private let stream: YamuxStream
-    private var handlers: [String: Handler] = [:]
+    private let handlers = Mutex<[String: Handler]>([:])
     private let writeLock = Monitor()
     /// Requests running at once; more wait (the stream is not read meanwhile), so a flood of requests
     /// cannot create unbounded threads. Packer has at most a few in flight (Run + Cancel, Ui calls).
@@ -16,13 +20,17 @@ public final class RPCServer: @unchecked Sendable {
     private var inFlight = 0
 
     /// Consulted for methods not registered, e.g. to forward `Ui<N>.Add` progress calls to the host.
-    public var fallback: ((String) -> Handler?)?
+    public var fallback: Fallback? {
+        get { fallbackHandler.withLock { $0 } }
+        set { fallbackHandler.withLock { $0 = newValue } }
+    }
+    private let fallbackHandler = Mutex<Fallback?>(nil)
 
     public init(stream: YamuxStream) { self.stream = stream }
 
     /// Registers `Service.Method`. Call before `serve`.
     public func register(_ serviceMethod: String, _ handler: @escaping Handler) {
-        handlers[serviceMethod] = handler
+        handlers.withLock { $0[serviceMethod] = handler }
     }
 
     /// Serves until the stream ends (returns normally) or the peer sends something that is not a
@@ -50,19 +58,20 @@ public final class RPCServer: @unchecked Sendable {
 
     /// Serves on a background thread.
     public func serveInBackground() {
-        Threads.detach { [self] in _ = try? serve() }
+        HostThread.detach { [self] in _ = try? serve() }
     }
 
     private func dispatch(method: String, seq: MsgPackValue, body: MsgPackValue) {
-        guard let handler = handlers[method] ?? fallback?(method) else {
-            respond(method: method, seq: seq, reply: .map([]), error: Self.lookupError(method, known: handlers.keys))
+        let registered = handlers.withLock { $0 }
+        guard let handler = registered[method] ?? fallback?(method) else {
+            respond(method: method, seq: seq, reply: .map([]), error: Self.lookupError(method, known: registered.keys))
             return
         }
         slots.withLock {
             while inFlight >= Self.maxInFlight { slots.wait() }
             inFlight += 1
         }
-        Threads.detach { [self] in
+        HostThread.detach { [self] in
             do {
                 respond(method: method, seq: seq, reply: try handler(body), error: "")
             } catch {

@@ -29,8 +29,7 @@ public enum PluginHandshake {
             listener = try TCPListener(environment: environment)
         }
         let line = launch.handshakeLine(network: listener.network, address: listener.address)
-        fputs(line, stdout)
-        fflush(stdout)
+        StandardStream.output(line)
         Log.debug("plugin handshake: \(line.dropLast())")
         return try listener.acceptOne(timeout: 120)
     }

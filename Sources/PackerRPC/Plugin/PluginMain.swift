@@ -13,11 +13,11 @@ public enum PluginMain {
             print(PluginLaunch.describeJSON)
             return 0
         case .usage(let message):
-            fputs("packer-plugin-qemu-chroot: \(message)\n", stderr)
+            StandardStream.error("packer-plugin-qemu-chroot: \(message)\n")
             return 2
         case .legacyBuilder, .modernBuilder:
             guard PluginHandshake.startedByPacker(environment) else {
-                fputs(PluginHandshake.manualStartMessage + "\n", stderr)
+                StandardStream.error(PluginHandshake.manualStartMessage + "\n")
                 return 1
             }
             PluginHandshake.ignoreSignals()

@@ -12,7 +12,7 @@ public enum PluginServer {
         let service = BuilderService(builder: builder, broker: broker)
         let server = RPCServer(stream: try broker.accept(0, timeout: 60))
         service.register(on: server)
-        Threads.detach { _ = try? server.serve() }
+        HostThread.detach { _ = try? server.serve() }
         session.waitUntilStopped()
         Log.debug("packer connection ended: \(session.closeReason.map { "\($0)" } ?? "")")
         service.cancelAndWait("Packer went away")

@@ -2,6 +2,8 @@ import HostSystem
 
 /// The Builder service on broker id 0: Prepare, ConfigSpec, Run, Cancel. Packer calls Cancel on the same
 /// stream while Run is pending, which works because the RPC server runs each request on its own thread.
+// @unchecked: its vars are guarded by `monitor`, a pthread mutex + condition (Synchronization.Mutex cannot be
+// waited on), which the compiler cannot relate to them; every access is inside monitor.withLock.
 public final class BuilderService: @unchecked Sendable {
     private let builder: PluginBuilder
     private let broker: MuxBroker
@@ -47,7 +49,7 @@ public final class BuilderService: @unchecked Sendable {
         let hook = HookClient(client: client, broker: broker, ui: ui)
         guard let artifact = try builder.run(ui: ui, hook: hook, cancellation: cancellation) else { return .uint(0) }
         let artifactID = broker.nextID()
-        Threads.detach { [broker] in
+        HostThread.detach { [broker] in
             guard let stream = try? broker.accept(artifactID) else { return }
             let server = RPCServer(stream: stream)
             ArtifactService.register(artifact, on: server)

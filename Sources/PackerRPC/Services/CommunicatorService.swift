@@ -4,7 +4,7 @@ import HostSystem
 /// Packer's Communicator served on the provisioning stream, executed by a `PackerCommunicator` (in the
 /// plugin: the Builder library's chroot), so provisioners run through the same code as `qemu-chroot build`.
 /// Data streams are broker ids Packer is already waiting on (5 s), so they are dialed before replying.
-public final class CommunicatorService {
+public final class CommunicatorService: Sendable {
     private let communicator: PackerCommunicator
     private let broker: MuxBroker
     private let cancellation: Cancellation
@@ -37,7 +37,7 @@ public final class CommunicatorService {
         guard let response = try dial(body, "ResponseStreamId") else {
             throw RPCFailure("Communicator.Start: no ResponseStreamId")
         }
-        Threads.detach { [self] in
+        HostThread.detach { [self] in
             let status = execute(command, stdin: stdin, stdout: stdout, stderr: stderr)
             // Packer reads the status only after both output streams reached EOF.
             stdout?.close()

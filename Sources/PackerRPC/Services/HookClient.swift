@@ -2,7 +2,7 @@ import HostSystem
 
 /// Packer's Hook served by the host on the Run stream. Before calling Hook.Run we serve the builder's
 /// services (Communicator) and the Ui on a broker id that Packer dials right away.
-final class HookClient: ProvisionHook {
+final class HookClient: ProvisionHook, Sendable {
     private let client: RPCClient
     private let broker: MuxBroker
     private let ui: HostUi
@@ -13,9 +13,9 @@ final class HookClient: ProvisionHook {
         self.ui = ui
     }
 
-    func provision(data: MsgPackValue, register: @escaping (RPCServer, MuxBroker) -> Void, cancellation: Cancellation) throws {
+    func provision(data: MsgPackValue, register: @escaping @Sendable (RPCServer, MuxBroker) -> Void, cancellation: Cancellation) throws {
         let streamID = broker.nextID()
-        Threads.detach { [broker, ui] in
+        HostThread.detach { [broker, ui] in
             do {
                 let stream = try broker.accept(streamID)
                 let server = RPCServer(stream: stream)
@@ -28,7 +28,7 @@ final class HookClient: ProvisionHook {
         }
         // As Packer's SDK does: a cancelled build asks the host to cancel its provisioners.
         let token = cancellation.onCancel { [client] in
-            Threads.detach { _ = try? client.call("Hook.Cancel") }
+            HostThread.detach { _ = try? client.call("Hook.Cancel") }
         }
         defer { cancellation.remove(token) }
         _ = try client.call("Hook.Run", .object([

@@ -2,7 +2,7 @@ import HostSystem
 
 /// Packer's Ui served by the host on the Run stream. A Ui call that fails is logged, never fatal: output
 /// must not abort a build.
-public final class HostUi: PluginUi, @unchecked Sendable {
+public final class HostUi: PluginUi, Sendable {
     let client: RPCClient
 
     public init(client: RPCClient) { self.client = client }

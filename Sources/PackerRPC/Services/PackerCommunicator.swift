@@ -5,11 +5,11 @@ import HostSystem
 /// plugin executable implements it over the Builder library's chroot communicator; tests use fakes.
 ///
 /// Image-side paths are absolute paths inside the image.
-public protocol PackerCommunicator: AnyObject {
+public protocol PackerCommunicator: AnyObject, Sendable {
     /// Runs `command` with `/bin/sh -c` to completion, streaming its output; cancelling `cancellation`
     /// stops it and the call then returns the status it ended with.
-    func run(_ command: String, stdin: Int32?, stdout: @escaping (ArraySlice<UInt8>) -> Void,
-             stderr: @escaping (ArraySlice<UInt8>) -> Void, cancellation: Cancellation) throws -> ExitStatus
+    func run(_ command: String, stdin: Int32?, stdout: @escaping @Sendable (ArraySlice<UInt8>) -> Void,
+             stderr: @escaping @Sendable (ArraySlice<UInt8>) -> Void, cancellation: Cancellation) throws -> ExitStatus
     /// Writes the host file `file` to `destination`; `mode` nil keeps an existing file's mode.
     func upload(file: String, to destination: String, mode: mode_t?) throws
     /// Packer's UploadDir, with its trailing-slash rule.

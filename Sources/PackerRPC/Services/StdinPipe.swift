@@ -2,7 +2,7 @@ import Glibc
 import HostSystem
 
 /// Feeds a Communicator.Start stdin stream into a pipe whose read end becomes the command's stdin.
-final class StdinPipe {
+final class StdinPipe: Sendable {
     let readEnd: Int32
     private let reader: FileDescriptor
     private let writer: FileDescriptor
@@ -14,7 +14,7 @@ final class StdinPipe {
         reader = FileDescriptor(adopting: fds[0], path: "stdin pipe")
         writer = FileDescriptor(adopting: fds[1], path: "stdin pipe")
         readEnd = fds[0]
-        Threads.detach { [writer] in
+        HostThread.detach { [writer] in
             // Ends at the stream's EOF, or when the command stops reading (EPIPE; SIGPIPE is ignored).
             while let chunk = try? stream.read(max: 64 * 1024), !chunk.isEmpty {
                 if (try? writer.writeAll(chunk)) == nil { break }

@@ -12,7 +12,7 @@ public protocol Connection: AnyObject, Sendable {
 
 /// A connected stream socket. `shutdown` rather than close stops the reader thread, because closing a
 /// descriptor another thread is blocked on is a race; the descriptor closes when the object goes.
-public final class SocketConnection: Connection, @unchecked Sendable {
+public final class SocketConnection: Connection, Sendable {
     private let socket: FileDescriptor
 
     public init(_ socket: FileDescriptor) { self.socket = socket }

@@ -4,6 +4,8 @@ import HostSystem
 /// stream ids and accepts odd ones. The client role exists so tests can play Packer's side in-process. One reader thread dispatches frames; writers share `writeLock` so frames never
 /// interleave on the wire. When the connection ends or the peer breaks the protocol, `failure` is set
 /// and every blocked stream call and `accept` wakes up with that error.
+// @unchecked: its vars are guarded by `monitor`, a pthread mutex + condition (Synchronization.Mutex cannot be
+// waited on), which the compiler cannot relate to them; every access is inside monitor.withLock.
 public final class YamuxSession: @unchecked Sendable {
     /// Streams waiting for `accept`; more are refused with RST, as Go's acceptBacklog does.
     static let acceptBacklog = 256
@@ -33,7 +35,7 @@ public final class YamuxSession: @unchecked Sendable {
     /// Starts the reader thread.
     public func start() {
         monitor.withLock { readerRunning = true }
-        Threads.detach { [self] in
+        HostThread.detach { [self] in
             let reason: YamuxError
             do {
                 try readLoop()

@@ -1,6 +1,8 @@
 import HostSystem
 /// One yamux stream: a reliable, flow-controlled byte pipe inside the session. Its state is guarded by
 /// the session's monitor; `writeLock` keeps a multi-frame write in one piece relative to other writers.
+// @unchecked: its vars are guarded by the session's `monitor` (one lock and condition for every stream of a
+// session, so the reader thread can wake any of them), which the compiler cannot relate to this object.
 public final class YamuxStream: @unchecked Sendable {
     public let id: UInt32
     let session: YamuxSession

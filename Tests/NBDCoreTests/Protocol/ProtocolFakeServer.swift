@@ -1,9 +1,10 @@
 import Glibc
 import NBDCore
+import Synchronization
 
 /// An in-process NBD server on one end of a socketpair, running a script on its own thread, so tests can
 /// send exactly the bytes a broken or hostile server would. The client end goes to `NBDConnection`.
-final class FakeNBDServer {
+final class FakeNBDServer: Sendable {
     struct Request {
         let flags: UInt16
         let type: UInt16
@@ -14,23 +15,18 @@ final class FakeNBDServer {
 
     let clientEnd: FileDescriptor
     private let serverFD: Int32
-    private var thread = pthread_t()
-    /// What the script threw, if anything (a client that hung up is the usual end).
-    private(set) var scriptError: Error?
+    private let thread = Mutex<HostThread?>(nil)
+    private let failure = Mutex<Error?>(nil)
+    /// What the script threw, if anything (a client that hung up is the usual end); known after `finish`.
+    var scriptError: Error? { failure.withLock { $0 } }
 
-    init(_ script: @escaping (FakeNBDServer) throws -> Void) throws {
+    init(_ script: @escaping @Sendable (FakeNBDServer) throws -> Void) throws {
         var fds: [Int32] = [0, 0]
         try syscall("socketpair") { socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) }
         clientEnd = FileDescriptor(adopting: fds[0], path: "fake-nbd-server")
         serverFD = fds[1]
-        let box = Unmanaged.passRetained(ScriptBox { [unowned self] in
-            do { try script(self) } catch { self.scriptError = error }
-        })
-        pthread_create(&thread, nil, { raw in
-            let box = Unmanaged<ScriptBox>.fromOpaque(raw!).takeRetainedValue()
-            box.run()
-            return nil
-        }, box.toOpaque())
+        let started = try HostThread(name: "fake nbd server") { [unowned self] in try script(self) }
+        thread.withLock { $0 = started }
     }
 
     /// From the script: the server end hangs up (the descriptor stays open until `finish`).
@@ -48,7 +44,7 @@ final class FakeNBDServer {
     /// Waits for the script (after hanging up our end so a blocked read returns), then closes it.
     func finish() {
         hangUp()
-        pthread_join(thread, nil)
+        if let error = thread.withLock({ $0 })?.join() { failure.withLock { $0 = error } }
         Glibc.close(serverFD)
     }
 
@@ -140,7 +136,3 @@ final class FakeNBDServer {
     private func long(_ bytes: [UInt8], _ at: Int) -> UInt64 { bytes[at..<(at + 8)].reduce(0) { $0 << 8 | UInt64($1) } }
 }
 
-private final class ScriptBox {
-    let run: () -> Void
-    init(_ run: @escaping () -> Void) { self.run = run }
-}

@@ -11,7 +11,7 @@ struct ProtocolHostileServerTests {
     /// handshake error) to `check`.
     /// The timeout is short only where a timeout is the expected outcome: elsewhere a busy machine must not
     /// turn a slow answer into a false failure.
-    func withFakeServer(timeout: Double = 10, _ script: @escaping (FakeNBDServer) throws -> Void,
+    func withFakeServer(timeout: Double = 10, _ script: @escaping @Sendable (FakeNBDServer) throws -> Void,
                         check: (Result<NBDConnection, Error>) throws -> Void) throws {
         let server = try FakeNBDServer(script)
         var options = NBDHandshakeOptions()
@@ -24,7 +24,7 @@ struct ProtocolHostileServerTests {
         try check(result)
     }
 
-    func handshakeError(timeout: Double = 10, _ script: @escaping (FakeNBDServer) throws -> Void) throws -> NBDError? {
+    func handshakeError(timeout: Double = 10, _ script: @escaping @Sendable (FakeNBDServer) throws -> Void) throws -> NBDError? {
         var found: NBDError?
         try withFakeServer(timeout: timeout, script) { result in
             if case .failure(let error) = result { found = error as? NBDError }
@@ -34,7 +34,7 @@ struct ProtocolHostileServerTests {
 
     /// The error a READ of `count` bytes at 0 gets when the server answers with `reply`.
     func readError(count: Int = 4096, blockSizes: (UInt32, UInt32, UInt32)? = nil, timeout: Double = 10,
-                   _ reply: @escaping (FakeNBDServer, FakeNBDServer.Request) throws -> Void) throws -> NBDError? {
+                   _ reply: @escaping @Sendable (FakeNBDServer, FakeNBDServer.Request) throws -> Void) throws -> NBDError? {
         var found: NBDError?
         try withFakeServer(timeout: timeout, { server in
             try server.handshake(blockSizes: blockSizes)

@@ -1,5 +1,6 @@
 import Glibc
 import NBDCore
+import Synchronization
 import Testing
 
 /// What the client puts on the wire, byte for byte, against the spec (golden hex).
@@ -10,10 +11,10 @@ struct ProtocolWireTests {
     }
 
     @Test func handshakeAndRequestBytes() throws {
-        var seen: [String] = []
+        let seen = Transcript()
         let server = try FakeNBDServer { server in
             try server.write(server.be(UInt64(0x4e42_444d_4147_4943)) + server.be(UInt64(0x4948_4156_454f_5054)) + server.be(UInt16(3)))
-            seen.append(hex(try server.read(4)))
+            seen.add(hex(try server.read(4)))
             // STRUCTURED_REPLY, SET_META_CONTEXT, GO: the whole option as sent.
             let replies: [[(UInt32, [UInt8])]] = [
                 [(1, [])],
@@ -23,17 +24,17 @@ struct ProtocolWireTests {
             for reply in replies {
                 let header = try server.read(16)
                 let data = try server.read(Int(header[12...15].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }))
-                seen.append(hex(header + data))
+                seen.add(hex(header + data))
                 let option = header[8...11].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
                 for (type, payload) in reply { try server.replyOption(option, type: type, payload) }
             }
             let request = try server.read(28)
-            seen.append(hex(request))
+            seen.add(hex(request))
             let cookie = request[8...15].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
             try server.chunk(cookie, type: 2, server.be(UInt64(4096)) + server.be(UInt32(512)))
-            seen.append(hex(try server.read(28)))
+            seen.add(hex(try server.read(28)))
             try server.simpleReply(cookie + 1)
-            seen.append(hex(try server.read(28)))
+            seen.add(hex(try server.read(28)))
             server.endOfTranscript()
         }
         let connection = try NBDConnection.connect(socket: server.clientEnd)
@@ -41,7 +42,7 @@ struct ProtocolWireTests {
         try connection.flush()
         connection.disconnect()
         server.finish()
-        #expect(seen == [
+        #expect(seen.lines == [
             "00000003",                                                          // FIXED_NEWSTYLE | NO_ZEROES
             "49484156454f5054" + "00000008" + "00000000",                       // IHAVEOPT STRUCTURED_REPLY, no data
             "49484156454f5054" + "0000000a" + "0000001b" + "00000000" + "00000001" + "0000000f"
@@ -52,4 +53,11 @@ struct ProtocolWireTests {
             "25609513" + "0000" + "0002" + "0000000000000003" + "0000000000000000" + "00000000", // DISC
         ])
     }
+}
+
+/// What the fake server saw, appended from its thread and read after `finish`.
+final class Transcript: Sendable {
+    private let seen = Mutex<[String]>([])
+    var lines: [String] { seen.withLock { $0 } }
+    func add(_ line: String) { seen.withLock { $0.append(line) } }
 }

@@ -1,7 +1,8 @@
 # The README's two commands are `make demo` (the main job, on a sample image) and `make test`.
 SWIFT ?= swift
+DOC_TARGETS = NBDCore HostSystem ImageLayout NBDProtocol QemuTools ImageMount ImageAttach Builder PackerRPC
 
-.PHONY: setup build test vm-test bench demo clean
+.PHONY: setup build test vm-test bench demo clean docs embed-check
 
 setup:
 	bash scripts/setup
@@ -20,6 +21,14 @@ demo:
 
 clean:
 	rm -rf .build .build-*
+
+# An outside package (examples/embedding) built against a tagged clone of HEAD by version, run on a sample image.
+embed-check: setup
+	bash scripts/embed-check
+
+# The DocC archives of the library modules, in .build/plugins/Swift-DocC/outputs/; a broken link fails it.
+docs:
+	$(SWIFT) package generate-documentation --warnings-as-errors $(foreach t,$(DOC_TARGETS),--target $(t))
 
 # Every scripts/bench/*.sh, each writing its section under docs/benchmarks/; then docs/benchmarks.md.
 bench: setup

@@ -7,8 +7,13 @@ public enum CRC32 {
     }
 
     public static func checksum<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
-        var crc: UInt32 = 0xFFFF_FFFF
+        update(0xFFFF_FFFF, bytes) ^ 0xFFFF_FFFF
+    }
+
+    /// The register after `bytes`, with no initial or final XOR: LVM2 seeds it with its own constant.
+    static func update<C: Collection>(_ initial: UInt32, _ bytes: C) -> UInt32 where C.Element == UInt8 {
+        var crc = initial
         for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
-        return crc ^ 0xFFFF_FFFF
+        return crc
     }
 }

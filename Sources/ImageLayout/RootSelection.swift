@@ -12,8 +12,9 @@ public struct Volume: Equatable, Sendable {
 extension DiskLayout {
     /// The volume to mount as root. `mountPartition` nil applies the default root rule:
     /// 1. the DPS root partition for the host architecture, if it holds a mountable filesystem;
-    /// 2. else the lowest-numbered partition holding a Linux filesystem (ext2/3/4, xfs, btrfs);
-    /// 3. else a mountable filesystem on the whole disk.
+    /// 2. else the DPS root partition of any other architecture (the image's, e.g. arm64 on an x86-64 host);
+    /// 3. else the lowest-numbered partition holding a Linux filesystem (ext2/3/4, xfs, btrfs);
+    /// 4. else a mountable filesystem on the whole disk.
     /// `mountPartition` 0 means the whole disk; any other number is that partition.
     public func volume(mountPartition: Int?) throws -> Volume {
         guard let number = mountPartition else {
@@ -43,6 +44,7 @@ extension DiskLayout {
     public var defaultRootNumber: Int? {
         let mountable = partitions.filter { $0.filesystem?.isMountable == true }
         if let root = mountable.first(where: { $0.type.role == .root(Architecture.host) }) { return root.number }
+        if let root = mountable.first(where: { $0.type.role?.isRoot == true }) { return root.number }
         if let linux = mountable.first(where: { $0.filesystem?.type.isLinuxRoot == true }) { return linux.number }
         if wholeDiskFilesystem?.isMountable == true { return 0 }
         return nil

@@ -15,15 +15,15 @@ public struct AttachFixture {
         FixturePartition(1, startMiB: 1, sizeMiB: 16, type: FixtureType.linux, name: "root", filesystem: .ext4("root")),
     ], files: ["etc/hostname": "attach\n"])
     public static var programs: [String] { ImageFixtureCatalog.tools(for: spec) + ["qemu-img"] }
+    /// What `init` copies from the fixture cache, for a suite's `.prebuiltFixtures`.
+    public static var specs: [ImageSpec] { [spec, spec.formatted(.qcow2)] }
 
     public init() throws {
         directory = try TemporaryDirectory("attach-fixture")
         raw = directory.file("disk.raw")
         qcow2 = directory.file("disk.qcow2")
-        var qcow2Spec = Self.spec
-        qcow2Spec.format = .qcow2
         try Command.check("cp", ["--sparse=always", try ImageFixtures.build(Self.spec).image, raw])
-        try Command.check("cp", ["--sparse=always", try ImageFixtures.build(qcow2Spec).image, qcow2])
+        try Command.check("cp", ["--sparse=always", try ImageFixtures.build(Self.spec.formatted(.qcow2)).image, qcow2])
     }
 
     /// Partition 1 of an attached copy, found the way the product finds it.

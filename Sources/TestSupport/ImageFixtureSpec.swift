@@ -27,6 +27,13 @@ public struct ImageSpec: Sendable, CustomStringConvertible {
         (self.files, self.format, self.corruptPrimaryGPT) = (files, format, corruptPrimaryGPT)
     }
 
+    /// The same disk in another image format.
+    public func formatted(_ format: Format) -> ImageSpec {
+        var copy = self
+        copy.format = format
+        return copy
+    }
+
     /// Stable text of every field: the cache key.
     public var description: String {
         let parts = partitions.map { "\($0)" }.joined(separator: ";")

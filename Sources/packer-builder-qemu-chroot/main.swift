@@ -5,6 +5,8 @@ import Glibc
 import NBDCore
 import PackerRPC
 
+// Packer shows the plugin's stderr in its log: the same lines as the CLI's.
+Log.logger = QemuChrootLogHandler.logger()
 var namespaceFailure: Error?
 let status = PluginMain.run(
     arguments: CommandLine.arguments,

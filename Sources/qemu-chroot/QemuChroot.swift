@@ -18,7 +18,8 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Explain every decision on stderr.")
     var debug = false
 
+    /// Installs the CLI's stderr format (`qemu-chroot: warning: …`) for every library message.
     func apply() {
-        if debug { Log.level = .debug }
+        Log.logger = QemuChrootLogHandler.logger(level: debug ? .debug : .info)
     }
 }

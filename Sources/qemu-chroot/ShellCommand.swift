@@ -63,7 +63,8 @@ struct ShellCommand: ParsableCommand {
 
 extension AttachMode: ExpressibleByArgument {}
 
-/// One `shell` run: every resource it acquires is released in reverse order, on success, failure or signal.
+/// One `shell` run: the image goes through `MountedImage`, whose `release()` undoes everything, on success,
+/// failure or signal.
 private struct ShellRun {
     let command: ShellCommand
     let cancellation: Cancellation
@@ -81,43 +82,31 @@ private struct ShellRun {
         defer { ledger?.finish() }
         let request = AttachRequest(image: command.image, format: info.format, readOnly: command.readOnly,
                                     mode: command.attach)
-        let attached = try clock.measure("attach") { try Attacher.attach(request, ledger: ledger) }
+        let image = try clock.measure("attach") { try MountedImage(attaching: request, ledger: ledger) }
         var result: Result<ExitStatus, Error>
         do {
-            result = .success(try mountAndRun(attached, ledger: ledger, clock: &clock))
+            result = .success(try mountAndRun(image, clock: &clock))
         } catch {
             result = .failure(error)
         }
         do {
-            try clock.measure("detach") {
-                try attached.flush()
-                try attached.detach()
-            }
+            try clock.measure("detach") { try image.release() }
         } catch {
             if case .success = result { result = .failure(error) } else { Log.error("\(error)") }
         }
         return try result.get()
     }
 
-    private func mountAndRun(_ attached: AttachedImage, ledger: RunLedger?, clock: inout PhaseTimings) throws -> ExitStatus {
+    private func mountAndRun(_ image: MountedImage, clock: inout PhaseTimings) throws -> ExitStatus {
         try checkCancelled()
-        let (volume, device) = try clock.measure("layout") { () throws -> (Volume, String) in
-            let layout = try DiskLayout.read(from: attached.disk)
-            layout.warnings.forEach { Log.warning($0) }
-            let volume = try layout.volume(mountPartition: command.partition)
-            return (volume, try attached.blockDevice(number: volume.number, offset: volume.offset, size: volume.size))
+        let root = try clock.measure("layout") { () throws -> MountPlan.ImageFilesystem in
+            try image.readLayout().warnings.forEach { Log.warning($0) }
+            return try image.planMounts(mountPartition: command.partition, rootOptions: command.mountOptions).root
         }
         try checkCancelled()
-        let mountPath = "/run/qemu-chroot/mnt/\(ledger?.runID ?? String(getpid()))"
-        let directoryEntry = try? ledger?.intend(.directory(path: mountPath))
-        defer {
-            if let directoryEntry, access(mountPath, F_OK) != 0 { try? ledger?.released(directoryEntry) }
-        }
-        Log.debug("mounting partition \(volume.number) (\(volume.mountType)) from \(device) at \(mountPath)")
-        let session = try clock.measure("mount") {
-            try ChrootSession(device: device, fstype: volume.mountType, mountPath: mountPath,
-                              mountOptions: command.mountOptions, readOnly: command.readOnly)
-        }
+        let mountPath = "/run/qemu-chroot/mnt/\(image.ledger?.runID ?? String(getpid()))"
+        Log.debug("mounting partition \(root.volume.number) (\(root.fstype)) from \(root.device) at \(mountPath)")
+        let session = try clock.measure("mount") { try image.mount(at: mountPath, ownsMountPath: true) }
         var result: Result<ExitStatus, Error>
         do {
             try checkCancelled()
@@ -125,7 +114,7 @@ private struct ShellRun {
         } catch {
             result = .failure(error)
         }
-        do { try clock.measure("unmount") { try session.unmountAll() } } catch {
+        do { try clock.measure("unmount") { try image.unmount() } } catch {
             if case .success = result { result = .failure(error) } else { Log.error("\(error)") }
         }
         return try result.get()

@@ -122,11 +122,14 @@ struct BuildEndToEndTests {
         #expect(try TextFileReader.read(work.file("partition.txt")) == "data\n")
     }
 
-    @Test(arguments: ["btrfs", "ext4"]) func diskSizeGrowthIsVisibleInside(filesystem: String) throws {
-        if filesystem == "ext4" && !Capabilities.has(Capabilities.sysResource) {
-            print("skipped: growing ext4 online needs CAP_SYS_RESOURCE, which this test process lacks")
-            return
-        }
+    @Test func diskSizeGrowthIsVisibleInsideBtrfs() throws { try checkDiskSizeGrowthIsVisibleInside(filesystem: "btrfs") }
+
+    // A test of its own, not a case of a parameterized one: Swift Testing skips whole tests, not single cases.
+    @Test(.enabled(if: Capabilities.has(Capabilities.sysResource),
+                   "growing ext4 online (EXT4_IOC_RESIZE_FS) needs CAP_SYS_RESOURCE, which this test process lacks"))
+    func diskSizeGrowthIsVisibleInsideExt4() throws { try checkDiskSizeGrowthIsVisibleInside(filesystem: "ext4") }
+
+    private func checkDiskSizeGrowthIsVisibleInside(filesystem: String) throws {
         let grown = try CLI.sampleImage(in: work.path, name: "\(filesystem).qcow2", extra: ["--filesystem", filesystem])
         let template = try CLI.template(in: work.path, image: grown, builder: #""disk_size": "512M""#,
                                         provisioners: #"[{"type": "shell", "inline": ["df -k / | tail -1 | awk '{print \"size_kb=\" $2}'"]}]"#)

@@ -7,7 +7,8 @@ import Testing
 private let skip = Host.missing(programs: AttachFixture.programs + ["qemu-storage-daemon"], root: true,
                                 loop: true, fuse: true)
 
-@Suite(.enabled(if: skip == nil, "attach cleanup tests: \(skip ?? "")"), .timeLimit(.minutes(2)))
+@Suite(.enabled(if: skip == nil, "attach cleanup tests: \(skip ?? "")"), .timeLimit(.minutes(2)),
+       .prebuiltFixtures(AttachFixture.specs))
 struct AttachCleanupTests {
     static let helper = BuiltProduct.path("attach-hold")
 

@@ -7,7 +7,8 @@ private let skip = Host.missing(programs: AttachFixture.programs + ["qemu-storag
                                 loop: true, fuse: true)
 
 /// A filesystem mounted from the attached volume and written to must come out consistent after detach.
-@Suite(.enabled(if: skip == nil, "attach filesystem tests: \(skip ?? "")"), .timeLimit(.minutes(2)))
+@Suite(.enabled(if: skip == nil, "attach filesystem tests: \(skip ?? "")"), .timeLimit(.minutes(2)),
+       .prebuiltFixtures(AttachFixture.specs))
 struct AttachFilesystemTests {
     @Test(arguments: [AttachMode.fuse, .loop])
     func ext4WritesSurviveDetach(mode: AttachMode) throws {

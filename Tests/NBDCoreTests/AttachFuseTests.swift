@@ -6,7 +6,8 @@ import Testing
 private let skip = Host.missing(programs: AttachFixture.programs + ["qemu-storage-daemon"], root: true,
                                 loop: true, fuse: true)
 
-@Suite(.enabled(if: skip == nil, "attach fuse tests: \(skip ?? "")"), .timeLimit(.minutes(2)))
+@Suite(.enabled(if: skip == nil, "attach fuse tests: \(skip ?? "")"), .timeLimit(.minutes(2)),
+       .prebuiltFixtures(AttachFixture.specs))
 struct AttachFuseTests {
     @Test func qcow2VolumeThroughFuseExportReadsAndWrites() throws {
         let fixture = try AttachFixture()

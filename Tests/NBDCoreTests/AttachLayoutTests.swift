@@ -15,15 +15,14 @@ private let skip = Host.missing(
 
 /// Every table kind and a whole-disk filesystem, through both loop-based modes: the device holds exactly
 /// the volume the layout names (its filesystem is found at offset 0 of the device).
-@Suite(.enabled(if: skip == nil, "attach layout tests: \(skip ?? "")"), .timeLimit(.minutes(3)))
+@Suite(.enabled(if: skip == nil, "attach layout tests: \(skip ?? "")"), .timeLimit(.minutes(3)),
+       .prebuiltFixtures(cases.flatMap { [$0.0, $0.0.formatted(.qcow2)] }))
 struct AttachLayoutTests {
     @Test(arguments: cases.indices)
     func volumeDeviceHoldsTheVolume(index: Int) throws {
         let (spec, number) = cases[index]
-        var qcow2 = spec
-        qcow2.format = .qcow2
         for (image, mode) in [(try ImageFixtures.build(spec).image, AttachMode.loop),
-                              (try ImageFixtures.build(qcow2).image, .fuse)] {
+                              (try ImageFixtures.build(spec.formatted(.qcow2)).image, .fuse)] {
             let format = try ImageProbe.probe(path: image).format
             let attached = try Attacher.attach(
                 AttachRequest(image: image, format: format, readOnly: true, mode: mode), ledger: nil)

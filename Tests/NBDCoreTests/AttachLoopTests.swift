@@ -5,7 +5,8 @@ import Testing
 
 private let skip = Host.missing(programs: AttachFixture.programs, root: true, loop: true)
 
-@Suite(.enabled(if: skip == nil, "attach loop tests: \(skip ?? "")"), .timeLimit(.minutes(2)))
+@Suite(.enabled(if: skip == nil, "attach loop tests: \(skip ?? "")"), .timeLimit(.minutes(2)),
+       .prebuiltFixtures(AttachFixture.specs))
 struct AttachLoopTests {
     @Test func rawVolumeThroughLoopDeviceReadsAndWrites() throws {
         let fixture = try AttachFixture()

@@ -22,15 +22,15 @@ public final class BuildState {
     public var overlayPath = ""
     /// prepare output: what the source image is.
     public var sourceInfo: ImageInfo?
-    /// attach: the attached overlay, its layout, the volume mounted as root and its block device.
-    public var attached: AttachedImage?
-    public var layout: DiskLayout?
-    public var volume: Volume?
-    public var rootDevice = ""
-    /// mount: the rendered mount path.
-    public var mountPath = ""
+    /// attach: the attached overlay, its layout and the root volume planned; mount: mounted. Released by the
+    /// attach step's cleanup (the mount step's unmounts only).
+    public var image: MountedImage?
+    /// attach: the block device of the root volume ({{.Device}}).
+    public var rootDevice: String { image?.root?.device ?? "" }
+    /// mount: the rendered mount path ({{.MountPath}}).
+    public var mountPath: String { image?.mountPath ?? "" }
     /// mount: the mounted image, where provisioners run.
-    public var session: ChrootSession?
+    public var session: ChrootSession? { image?.session }
     /// write output: set once the output file is in place.
     public var outputPath: String?
     public var succeeded = false

@@ -4,8 +4,7 @@ final class StepGrowFilesystem: Step {
     let name = "grow filesystem"
 
     func run(_ state: BuildState) throws {
-        guard let volume = state.volume else { return }
-        let done = try FilesystemGrowth.grow(mountPath: state.mountPath, fstype: volume.mountType, to: volume.size)
-        state.output.debug("disk_size: \(done)")
+        guard let image = state.image else { return }
+        state.output.debug("disk_size: \(try image.growRootFilesystem())")
     }
 }

@@ -1,0 +1,43 @@
+import ImageLayout
+import ImageMount
+
+/// What `MountedImage.mount` mounts, in order: the image's own filesystems (the root first, at "/"), then
+/// the chroot mounts (/proc, /sys, /dev…) inside the root. Unmounting goes in reverse.
+///
+/// Today a plan holds the root volume only (`mount_partition`, or the root rule). It is a list so that an
+/// image's whole fstab tree (ESP at /boot/efi, /boot, btrfs subvolumes) can join it without changing how
+/// `MountedImage` mounts and releases.
+public struct MountPlan: Sendable {
+    /// One filesystem of the image and where it goes.
+    public struct ImageFilesystem: Sendable {
+        /// The partition (or whole disk, number 0) holding it.
+        public let volume: Volume
+        /// The block device holding exactly `volume`.
+        public let device: String
+        /// Where it is mounted, inside the image: "/" for the root.
+        public let target: String
+        /// mount(8)-style options, e.g. "noatime".
+        public var options: [String]
+
+        public init(volume: Volume, device: String, target: String, options: [String] = []) {
+            self.volume = volume
+            self.device = device
+            self.target = target
+            self.options = options
+        }
+
+        public var fstype: String { volume.mountType }
+    }
+
+    /// The image's filesystems in mount order; the first is the root, at "/".
+    public private(set) var filesystems: [ImageFilesystem]
+    /// Mounted inside the root after the image's filesystems.
+    public var chrootMounts: [ChrootMount]
+
+    public init(root: ImageFilesystem, chrootMounts: [ChrootMount] = ChrootMount.defaults) {
+        filesystems = [root]
+        self.chrootMounts = chrootMounts
+    }
+
+    public var root: ImageFilesystem { filesystems[0] }
+}

@@ -1,0 +1,169 @@
+import Glibc
+import HostSystem
+import ImageLayout
+import ImageMount
+
+/// An image taken from file to chroot and back: attached, its layout read, its filesystems chosen and
+/// mounted with the chroot mounts, and released again through one path. `qemu-chroot shell` and the
+/// builder's steps both go through it; an embedder does the same:
+///
+/// ```swift
+/// try MountNamespace.enterPrivate()
+/// let ledger = try RunLedger()
+/// defer { ledger.finish() }
+/// let image = try MountedImage(attaching: AttachRequest(image: path, format: .qcow2), ledger: ledger)
+/// do {
+///     try image.readLayout().warnings.forEach { print("warning: \($0)") }
+///     try image.planMounts(mountPartition: nil)            // the root rule
+///     let session = try image.mount(at: "/run/my-tool/mnt", ownsMountPath: true)
+///     _ = try session.run("apt-get update", stdout: .discard, stderr: .discard)
+/// } catch {
+///     try? image.release()
+///     throw error
+/// }
+/// try image.release()
+/// ```
+///
+/// The phases run in that order; a caller may act between them (the builder rewrites the partition table
+/// for `disk_size` after `readLayout`, runs host commands before and after `mount`, and grows the root
+/// filesystem after it). Whatever happened, `release()` undoes all of it.
+///
+/// Owned by one thread: the one in the private mount namespace the mounts are made in.
+public final class MountedImage {
+    public let attached: AttachedImage
+    public let ledger: RunLedger?
+    /// The image was attached read-only, so its filesystems are mounted read-only too.
+    public let readOnly: Bool
+    /// Set by `readLayout` (and again by `rewritePartitionTable`).
+    public private(set) var layout: DiskLayout?
+    /// Set by `planMounts`.
+    public private(set) var plan: MountPlan?
+    /// Set when `mount` starts.
+    public private(set) var mountPath: String?
+    /// Set once `mount` succeeded: where commands run and files are copied.
+    public private(set) var session: ChrootSession?
+    /// The ledger entry for a mount path this run owns, until the directory is gone.
+    private var mountPathEntry: Int?
+    private var detached = false
+
+    /// Attaches the image `request` names (see `Attacher.attach`); the caller owns the result and must
+    /// `release()` it.
+    public init(attaching request: AttachRequest, ledger: RunLedger?) throws {
+        attached = try Attacher.attach(request, ledger: ledger)
+        self.ledger = ledger
+        readOnly = request.readOnly
+    }
+
+    /// Reads the partition table and filesystems through the attachment. Its warnings are the caller's to
+    /// show, in the caller's voice.
+    @discardableResult
+    public func readLayout() throws -> DiskLayout {
+        let layout = try DiskLayout.read(from: attached.disk)
+        self.layout = layout
+        return layout
+    }
+
+    /// `disk_size`: the writes that make the partition table fill the attached (already resized) disk;
+    /// empty when it does already.
+    public func partitionTableGrowth() throws -> [DiskWrite] {
+        let layout = try self.layout ?? readLayout()
+        return try layout.growLastPartition(newDiskSize: attached.disk.size)
+    }
+
+    /// Writes `writes` through the whole-disk device, flushes them to the image, and reads the layout again.
+    public func rewritePartitionTable(_ writes: [DiskWrite]) throws {
+        guard !writes.isEmpty else { return }
+        let wholeDisk = try attached.blockDevice(number: 0, offset: 0, size: attached.disk.size)
+        let disk = try FileDescriptor.open(wholeDisk, O_RDWR)
+        defer { try? disk.close() }
+        for write in writes {
+            try write.bytes.withUnsafeBytes { try disk.pwriteAll($0, at: write.offset) }
+        }
+        try syscall("fsync", path: wholeDisk) { fsync(disk.rawValue) }
+        try attached.flush()
+        // Read back through the device written to: `attached.disk` did not see these writes (FUSE backend:
+        // it returned zeros at LBA 1 right after them).
+        layout = try DiskLayout.read(from: try FileBlockReader(path: wholeDisk))
+    }
+
+    /// Chooses what to mount: the root volume (`mountPartition`, nil for the root rule, 0 for the whole
+    /// disk) with `rootOptions`, then `chrootMounts`; makes the root's block device.
+    @discardableResult
+    public func planMounts(mountPartition: Int?, rootOptions: [String] = [],
+                           chrootMounts: [ChrootMount] = ChrootMount.defaults) throws -> MountPlan {
+        let layout = try self.layout ?? readLayout()
+        let volume = try layout.volume(mountPartition: mountPartition)
+        let device = try attached.blockDevice(for: volume)
+        let plan = MountPlan(root: .init(volume: volume, device: device, target: "/", options: rootOptions),
+                             chrootMounts: chrootMounts)
+        self.plan = plan
+        return plan
+    }
+
+    /// The planned root: its volume and block device (nil before `planMounts`).
+    public var root: MountPlan.ImageFilesystem? { plan?.root }
+
+    /// Mounts the plan at `mountPath` (created when missing). With `ownsMountPath` the directory is this
+    /// run's alone and is recorded in the ledger, so that `qemu-chroot cleanup` removes it after a kill -9;
+    /// a path the user chose is not, since cleanup removes what it records.
+    @discardableResult
+    public func mount(at mountPath: String, ownsMountPath: Bool = false) throws -> ChrootSession {
+        if let session { return session }
+        guard let plan else { throw AttachError("cannot mount \(mountPath): no mount plan yet (call planMounts first)") }
+        self.mountPath = mountPath
+        if ownsMountPath, mountPathEntry == nil { mountPathEntry = try? ledger?.intend(.directory(path: mountPath)) }
+        do {
+            let root = plan.root
+            let session = try ChrootSession(device: root.device, fstype: root.fstype, mountPath: mountPath,
+                                            mountOptions: root.options, readOnly: readOnly,
+                                            chrootMounts: plan.chrootMounts)
+            self.session = session
+            return session
+        } catch {
+            forgetRemovedMountPath()
+            throw error
+        }
+    }
+
+    /// `disk_size`: grows the mounted root filesystem online to fill its (grown) partition; says what it did.
+    public func growRootFilesystem() throws -> String {
+        guard let root, let mountPath, session != nil else {
+            throw AttachError("cannot grow the root filesystem: it is not mounted")
+        }
+        return try FilesystemGrowth.grow(mountPath: mountPath, fstype: root.fstype, to: root.volume.size)
+    }
+
+    /// Unmounts everything `mount` mounted, in reverse (trimming and flushing the root last). Idempotent.
+    public func unmount() throws {
+        defer { forgetRemovedMountPath() }
+        try session?.unmountAll()
+    }
+
+    /// Unmounts, flushes and detaches. Every step runs even after one fails; the first error is rethrown and
+    /// the others logged; a second call has nothing left to do. It looks at no cancellation, so a cancelled
+    /// run releases everything the same way.
+    public func release() throws {
+        var firstError: Error?
+        func attempt(_ step: () throws -> Void) {
+            do { try step() } catch {
+                if firstError == nil { firstError = error } else { Log.error("\(error)") }
+            }
+        }
+        attempt { try unmount() }
+        if !detached {
+            attempt { try attached.flush() }
+            attempt {
+                try attached.detach()
+                detached = true
+            }
+        }
+        if let firstError { throw firstError }
+    }
+
+    /// The session removes the mount path it made once nothing is mounted there; then the record goes too.
+    private func forgetRemovedMountPath() {
+        guard let entry = mountPathEntry, let mountPath, access(mountPath, F_OK) != 0 else { return }
+        try? ledger?.released(entry)
+        mountPathEntry = nil
+    }
+}

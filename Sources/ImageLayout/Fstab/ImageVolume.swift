@@ -1,0 +1,86 @@
+/// A volume of the image an fstab entry can name: the whole disk, a partition, or a linear LVM logical volume.
+public struct ImageVolume: Equatable, Sendable, CustomStringConvertible {
+    public enum Source: Equatable, Sendable {
+        case wholeDisk
+        case partition(Int)
+        case logicalVolume(group: String, volume: String)
+    }
+
+    public let source: Source
+    public let offset: UInt64
+    public let size: UInt64
+    public let filesystem: FilesystemInfo?
+    /// GPT unique partition GUID, or the MBR "disksig-NN" form.
+    public let partitionUUID: String?
+    /// GPT partition name.
+    public let partitionLabel: String?
+
+    /// "partition 3 (xfs, label boot)", "LVM volume vg0/root (ext4)".
+    public var description: String {
+        let place: String
+        switch source {
+        case .wholeDisk: place = "the whole disk"
+        case .partition(let number): place = "partition \(number)"
+        case .logicalVolume(let group, let volume): place = "LVM volume \(group)/\(volume)"
+        }
+        guard let filesystem else { return "\(place) (no filesystem)" }
+        return "\(place) (\(filesystem.type.rawValue)\(filesystem.label.map { ", label \($0)" } ?? ""))"
+    }
+}
+
+/// An LVM logical volume the image has but that cannot be reached without device-mapper (or at all).
+public struct UnsupportedLogicalVolume: Equatable, Sendable {
+    public let group: String
+    public let volume: String
+    /// "thin", "raid1", "striped across 2 stripes", "3 segments", or the sentence that stopped it.
+    public let kind: String
+}
+
+/// Every volume of one image, and the LVM volumes that cannot be mapped, for resolving fstab device names.
+public struct ImageVolumes: Equatable, Sendable {
+    public let volumes: [ImageVolume]
+    public let lvm: LVMScan
+    /// LVs that exist but are not linear, with the kind that stops them ("thin", "raid1", …).
+    public let unsupportedLogicalVolumes: [UnsupportedLogicalVolume]
+
+    public init(volumes: [ImageVolume], lvm: LVMScan, unsupportedLogicalVolumes: [UnsupportedLogicalVolume] = []) {
+        self.volumes = volumes
+        self.lvm = lvm
+        self.unsupportedLogicalVolumes = unsupportedLogicalVolumes
+    }
+
+    /// Partitions (or the whole-disk filesystem) and the linear LVs of the image's volume groups, each probed.
+    public static func read(_ layout: DiskLayout, disk: BlockReader) throws -> ImageVolumes {
+        var volumes: [ImageVolume] = []
+        if layout.table == .none {
+            volumes.append(ImageVolume(source: .wholeDisk, offset: 0, size: layout.diskSize,
+                                       filesystem: layout.wholeDiskFilesystem, partitionUUID: nil, partitionLabel: nil))
+        }
+        for partition in layout.partitions where !partition.isExtendedContainer {
+            volumes.append(ImageVolume(source: .partition(partition.number), offset: partition.start, size: partition.size,
+                                       filesystem: partition.filesystem, partitionUUID: partition.uuid,
+                                       partitionLabel: partition.name))
+        }
+        let lvm = LVMScan.scan(layout, disk: disk)
+        var unsupported: [UnsupportedLogicalVolume] = []
+        for group in lvm.volumeGroups {
+            for volume in group.logicalVolumes {
+                guard volume.linearSegment != nil else {
+                    unsupported.append(UnsupportedLogicalVolume(group: group.name, volume: volume.name,
+                                                                kind: volume.unsupportedKind ?? "unknown"))
+                    continue
+                }
+                do {
+                    let range = try lvm.diskRange(group: group, volume: volume)
+                    let filesystem = try FilesystemProbe.probe(disk, offset: range.offset, size: range.size)
+                    volumes.append(ImageVolume(source: .logicalVolume(group: group.name, volume: volume.name),
+                                               offset: range.offset, size: range.size, filesystem: filesystem,
+                                               partitionUUID: nil, partitionLabel: nil))
+                } catch {
+                    unsupported.append(UnsupportedLogicalVolume(group: group.name, volume: volume.name, kind: "\(error)"))
+                }
+            }
+        }
+        return ImageVolumes(volumes: volumes, lvm: lvm, unsupportedLogicalVolumes: unsupported)
+    }
+}

@@ -15,6 +15,9 @@ public final class BuildState {
     /// prepare output: the output directory, and whether this build created it (then a failure removes it).
     public var outputDirectory = ""
     public var createdOutputDirectory = false
+    /// prepare output: the run-private directory (inside the output directory) for the overlay and the
+    /// partial output; `cleanup` removes it after a kill -9.
+    public var workDirectory = ""
     /// prepare output: the qcow2 overlay over the read-only source, which the build writes.
     public var overlayPath = ""
     /// prepare output: what the source image is.

@@ -1,11 +1,16 @@
 import Glibc
 import NBDCore
 
-/// Makes the output directory (an existing one is an error unless -force) and the qcow2 overlay the build
-/// writes to, backed by the source image, which stays read-only. `disk_size` grows the overlay here.
-/// Cleanup removes the overlay, and on failure the output directory this build created.
+/// Locks the output directory for the whole build, makes it (an existing one is an error unless -force)
+/// and, in a run-private work directory inside it, the qcow2 overlay the build writes to, backed by the
+/// source image, which stays read-only. `disk_size` grows the overlay here. Both directories are in the run
+/// ledger, so `qemu-chroot cleanup` removes them after a kill -9. Cleanup removes the work directory, on
+/// failure the output directory this build created, and releases the lock.
 final class StepPrepareOutput: Step {
     let name = "prepare output"
+    private var lock: OutputDirectoryLock?
+    private var outputEntry: Int?
+    private var workEntry: Int?
 
     func run(_ state: BuildState) throws {
         let config = state.config
@@ -16,6 +21,7 @@ final class StepPrepareOutput: Step {
         if let real = HostPath.resolved(source), let outputReal = HostPath.resolved(directory), real.hasPrefix(outputReal + "/") {
             throw BuildError("the source image \(source) is inside the output directory \(directory); choose another output_directory")
         }
+        lock = try OutputDirectoryLock.acquire(directory, runID: state.runID)
         if HostPath.exists(directory) {
             guard state.force else {
                 throw BuildError("output directory \(directory) already exists; remove it or pass -force")
@@ -23,7 +29,12 @@ final class StepPrepareOutput: Step {
             state.output.debug("-force: removing the existing output directory \(directory)")
             try FileTree.removeAll(directory)
         }
+        outputEntry = try state.ledger?.intend(.createdOutputDirectory(path: directory))
         state.createdOutputDirectory = try FileTree.makeDirectories(directory)
+        let work = "\(directory)/.qemu-chroot-work-\(state.runID)"
+        workEntry = try state.ledger?.intend(.workDirectory(path: work))
+        try syscall("mkdir", path: work) { mkdir(work, 0o700) }
+        state.workDirectory = work
         // Before qemu opens anything: a backing file the source names would be read into the image.
         let chain = try BackingChain.read(source, allowOtherFiles: config.allowBackingFile)
         if !chain.otherFiles.isEmpty {
@@ -31,7 +42,7 @@ final class StepPrepareOutput: Step {
         }
         let info = chain.source
         state.sourceInfo = info
-        state.overlayPath = "\(directory)/.\(config.imageName).\(state.runID).overlay.qcow2"
+        state.overlayPath = "\(work)/overlay.qcow2"
         state.output.debug("source \(source) is \(info.format.rawValue), \(info.virtualSize) bytes; writes go to the overlay \(state.overlayPath)")
         try QemuImg.createOverlay(state.overlayPath, backing: source, backingFormat: info.format.rawValue)
         if let size = config.diskSize {
@@ -46,14 +57,23 @@ final class StepPrepareOutput: Step {
     }
 
     func cleanup(_ state: BuildState) throws {
-        if !state.overlayPath.isEmpty, HostPath.exists(state.overlayPath) {
-            try syscall("unlink", path: state.overlayPath) { unlink(state.overlayPath) }
+        defer {
+            lock?.release()
+            lock = nil
         }
+        if !state.workDirectory.isEmpty {
+            try FileTree.removeAll(state.workDirectory)
+            state.workDirectory = ""
+        }
+        if let workEntry { try state.ledger?.released(workEntry) }
+        workEntry = nil
         if !state.succeeded && state.createdOutputDirectory {
             state.output.debug("build did not finish: removing the output directory it created, \(state.outputDirectory)")
             try FileTree.removeAll(state.outputDirectory)
             state.createdOutputDirectory = false
         }
+        if let outputEntry { try state.ledger?.released(outputEntry) }
+        outputEntry = nil
     }
 }
 

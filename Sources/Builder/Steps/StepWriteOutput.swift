@@ -10,7 +10,8 @@ final class StepWriteOutput: Step {
     func run(_ state: BuildState) throws {
         let config = state.config
         let final = "\(state.outputDirectory)/\(config.imageName)"
-        let partial = "\(state.outputDirectory)/.\(config.imageName).\(state.runID).partial"
+        // In the work directory: same filesystem as the output, so the rename is atomic.
+        let partial = "\(state.workDirectory)/partial.\(config.format.rawValue)"
         partialPath = partial
         let compression = config.compression ? config.compressionType : nil
         state.output.debug("qemu-img convert to \(config.format.rawValue)" + (compression.map { ", compressed with \($0.rawValue)" } ?? ", uncompressed"))

@@ -50,6 +50,10 @@ public enum LedgerResource: Codable, Equatable, Sendable, CustomStringConvertibl
     case nbd(index: Int, backendIdentifier: String)
     /// A filesystem mounted by the run.
     case mount(path: String)
+    /// The run's own work files (overlay, partial output), removed with everything in them.
+    case workDirectory(path: String)
+    /// An output directory the run created; removed only if nothing but the run's work was in it.
+    case createdOutputDirectory(path: String)
 
     public var description: String {
         switch self {
@@ -59,6 +63,8 @@ public enum LedgerResource: Codable, Equatable, Sendable, CustomStringConvertibl
         case .directory(let path): return "directory \(path)"
         case .nbd(let index, let backendIdentifier): return "nbd device /dev/nbd\(index) (\(backendIdentifier))"
         case .mount(let path): return "mount \(path)"
+        case .workDirectory(let path): return "work directory \(path)"
+        case .createdOutputDirectory(let path): return "output directory \(path) (created by the run)"
         }
     }
 }

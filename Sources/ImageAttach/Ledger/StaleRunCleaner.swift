@@ -87,6 +87,18 @@ public struct StaleRunCleaner {
         where failures == 0 && access(path, F_OK) == 0 && !mountsAtEnd.contains(path) {
             step("directory \(path)") { try Self.removeDirectory(path) }
         }
+        // Work files never hold a mount of ours (removeAll refuses to cross one), so they go with the rest.
+        for case .workDirectory(let path) in resources where failures == 0 && access(path, F_OK) == 0 {
+            step("work directory \(path)") { try FileTree.removeAll(path) }
+        }
+        for case .createdOutputDirectory(let path) in resources where failures == 0 && access(path, F_OK) == 0 {
+            if !dryRun, (try? FileTree.entries(path))?.isEmpty == false {
+                report("kept output directory \(path): it holds files the run did not leave as work files")
+                continue
+            }
+            step("output directory \(path) (created by the run)") { try syscall("rmdir", path: path) { rmdir(path) } }
+        }
+        if dryRun { report("would remove the record of run \(record.runID)") }
         if dryRun || failures > 0 { return failures == 0 }
         unlink("\(run.directory)/record.json")
         unlink("\(run.directory)/record.json.tmp")

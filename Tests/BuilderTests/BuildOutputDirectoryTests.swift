@@ -40,9 +40,10 @@ struct BuildOutputDirectoryTests {
         #expect(result.status == .exited(1), "stdout:\n\(result.stdout)\nstderr:\n\(result.stderr)")
         #expect((result.stdout + result.stderr).contains("is in use by the live run"))
         try writeFile(release, "")
-        #expect(child.wait() == .exited(0), "\(try TextFileReader.read(log))")
-        // The first build's checksum is of the file that is really there: nobody replaced it.
+        let status = child.wait()
         let text = try TextFileReader.read(log)
+        #expect(status == .exited(0), "\(text)")
+        // The first build's checksum is of the file that is really there: nobody replaced it.
         let output = work.file("output-test/packer-test.qcow2")
         #expect(text.contains(try FileDigest.sha256(output)), "\(text)")
         #expect(try FileTree.entries(work.file("output-test")) == ["packer-test.qcow2"])

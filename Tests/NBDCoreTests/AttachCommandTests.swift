@@ -45,7 +45,7 @@ struct AttachCommandTests {
         try file.close()
 
         let dry = try Command.run(Self.binary, ["cleanup", "--dry-run", "--ledger-root", root.path])
-        #expect(dry.stdout == "would release directory \(leftover)\n")
+        #expect(dry.stdout == "would release directory \(leftover)\nwould remove the record of run feedfacefeedface\n")
         #expect(access(leftover, F_OK) == 0)
         let real = try Command.run(Self.binary, ["cleanup", "--ledger-root", root.path])
         #expect(real.status == .exited(0))

@@ -28,7 +28,8 @@ public final class MountStack: @unchecked Sendable {
     }
 
     private func release(_ mount: LiveMount) throws {
-        if mount.isImageRoot && !mount.readOnly { Trim.run(on: mount.target) }
+        // Every filesystem of the image, so freed blocks leave the image file.
+        if !mount.isPseudo && !mount.readOnly { Trim.run(on: mount.target) }
         let deadline = Monotonic.now + busyTimeout
         var holders: [MountHolder] = []
         while true {

@@ -1,12 +1,29 @@
-/// The filesystem to mount: a partition, or the whole disk (number 0).
-public struct Volume: Equatable, Sendable {
-    /// The partition number, or 0 for a filesystem on the whole disk.
+/// The filesystem to mount: a partition, the whole disk (number 0), or a linear LVM logical volume.
+public struct Volume: Equatable, Sendable, CustomStringConvertible {
+    /// The partition number, 0 for a filesystem on the whole disk, or `logicalVolumeNumbers` + n for the
+    /// n-th linear LV (the number its block device is made under: a BLKPG partition on an nbd device).
     public let number: Int
     public let offset: UInt64
     public let size: UInt64
     public let filesystem: FilesystemInfo
     /// The fstype for mount(2).
     public let mountType: String
+    public let source: ImageVolume.Source
+
+    /// Above any partition number a GPT or MBR here has (128), below the kernel's 256 partitions per disk.
+    public static let logicalVolumeNumbers = 200
+
+    public init(number: Int, offset: UInt64, size: UInt64, filesystem: FilesystemInfo, mountType: String,
+                source: ImageVolume.Source? = nil) {
+        (self.number, self.offset, self.size, self.filesystem, self.mountType) = (number, offset, size, filesystem, mountType)
+        self.source = source ?? (number == 0 ? .wholeDisk : .partition(number))
+    }
+
+    /// "partition 4 (xfs, label root)", "LVM volume vg0/root (ext4)".
+    public var description: String {
+        ImageVolume(source: source, offset: offset, size: size, filesystem: filesystem, partitionUUID: nil,
+                    partitionLabel: nil).description
+    }
 }
 
 extension DiskLayout {

@@ -9,7 +9,9 @@ public enum QemuChrootSpec {
         .init("compression", .bool), .init("compression_type", .string),
         .init("device_path", .string), .init("attach", .string),
         .init("mount_path", .string), .init("mount_partition", .number), .init("mount_options", .list(.string)),
-        .init("chroot_mounts", .list(.list(.string))), .init("copy_files", .list(.string)),
+        .init("chroot_mounts", .list(.list(.string))),
+        .init("skip_mounts", .list(.string)), .init("image_mounts", .list(.list(.string))), .init("fstab_mounts", .bool),
+        .init("copy_files", .list(.string)),
         .init("command_wrapper", .string),
         .init("pre_mount_commands", .list(.string)), .init("post_mount_commands", .list(.string)),
         // A size such as "4G" or a number of MiB; HCL2 turns a number into its string.

@@ -42,7 +42,19 @@ struct InspectCommand: ParsableCommand {
 struct InspectReport {
     let info: ImageInfo
     let layout: DiskLayout
-    let root: Int?
+    /// The root rule's layout-level part: settled, or the candidates build and shell look inside.
+    let rootCandidates: RootCandidates?
+    /// Why there are none (a damaged volume list), when `rootCandidates` is nil.
+    let rootProblem: String?
+
+    /// The settled root or the first candidate, as a partition number (0 = whole disk); nil for an LV or none.
+    var root: Int? {
+        guard let volume = (rootCandidates?.settled?.candidate ?? rootCandidates?.candidates.first)?.volume else { return nil }
+        switch volume.source {
+        case .wholeDisk, .partition: return volume.number
+        case .logicalVolume: return nil
+        }
+    }
 
     /// Probes the header, serves the image read-only with its format stated explicitly, reads the layout.
     static func read(image: String, allowBackingFile: Bool) throws -> InspectReport {
@@ -55,6 +67,12 @@ struct InspectReport {
                                                    options: NBDHandshakeOptions(exportName: server.exportName))
         defer { connection.disconnect() }
         let layout = try DiskLayout.read(from: connection)
-        return InspectReport(info: info, layout: layout, root: layout.defaultRootNumber)
+        do {
+            let volumes = try ImageVolumes.read(layout, disk: connection)
+            return InspectReport(info: info, layout: layout,
+                                 rootCandidates: try layout.rootCandidates(mountPartition: nil, volumes: volumes), rootProblem: nil)
+        } catch {
+            return InspectReport(info: info, layout: layout, rootCandidates: nil, rootProblem: "\(error)")
+        }
     }
 }

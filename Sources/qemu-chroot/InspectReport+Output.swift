@@ -2,7 +2,7 @@ import NBDCore
 
 /// The two renderings of an inspect report: text for people, JSON (schema in docs/inspect.md) for programs.
 extension InspectReport {
-    static let schemaVersion = 1
+    static let schemaVersion = 2
 
     var json: JSONValue {
         var fields: [(String, JSONValue)] = [
@@ -17,9 +17,28 @@ extension InspectReport {
             ("warnings", .array(layout.warnings.map(JSONValue.string))),
             ("root_partition", root.map { .int(Int64($0)) } ?? .null),
         ]
+        fields.append(("root", rootJSON))
         fields.append(("whole_disk_filesystem", layout.wholeDiskFilesystem.map(filesystemJSON) ?? .null))
         fields.append(("partitions", .array(layout.partitions.map(partitionJSON))))
         return .object(fields)
+    }
+
+    /// The layout-level root choice: inspect reads blocks, not files, so a candidate is only confirmed
+    /// (or passed over) when build or shell mount it read-only and look inside.
+    private var rootJSON: JSONValue {
+        guard let rootCandidates else {
+            return .object([("volume", .null), ("partition", .null), ("subvolume", .null), ("settled", .bool(false)),
+                            ("reason", .string(rootProblem ?? "no root")), ("candidates", .array([]))])
+        }
+        let chosen = rootCandidates.settled?.candidate ?? rootCandidates.candidates.first
+        return .object([
+            ("volume", chosen.map { .string($0.volume.description) } ?? .null),
+            ("partition", root.map { .int(Int64($0)) } ?? .null),
+            ("subvolume", chosen?.subvolume.map(JSONValue.string) ?? .null),
+            ("settled", .bool(rootCandidates.settled != nil)),
+            ("reason", .string(rootCandidates.layoutSummary)),
+            ("candidates", .array(rootCandidates.candidates.map { .string($0.description) })),
+        ])
     }
 
     private func partitionJSON(_ p: Partition) -> JSONValue {
@@ -75,7 +94,7 @@ extension InspectReport {
                 lines.append("    filesystem: " + (p.filesystem.map(describe) ?? "none recognised"))
             }
         }
-        if root == nil { lines.append("root:   none (no Linux filesystem found; set mount_partition)") }
+        lines.append("root:   " + printable(rootCandidates?.layoutSummary ?? rootProblem ?? "none"))
         return lines.joined(separator: "\n")
     }
 

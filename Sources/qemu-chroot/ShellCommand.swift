@@ -20,8 +20,17 @@ struct ShellCommand: ParsableCommand {
     @Argument(help: "The disk image (qcow2 or raw).")
     var image: String
 
-    @Option(name: .long, help: "Partition number to mount (0 = the whole disk). Default: the root partition by type, else the only Linux filesystem.")
+    @Option(name: .long, help: "Partition number to mount as root (0 = the whole disk). Default: the root rule (docs/shell.md).")
     var partition: Int?
+
+    @Option(name: .customLong("skip-mount"), help: "A mount point of the image's fstab to leave out (repeatable), e.g. /boot/efi.")
+    var skipMounts: [String] = []
+
+    @Option(name: .customLong("image-mount"), help: "SPEC:PATH (repeatable): mount SPEC (a partition number, UUID=, LABEL=, /dev/vdaN…) at PATH instead of what /etc/fstab lists.")
+    var imageMounts: [String] = []
+
+    @Flag(name: .customLong("no-fstab-mounts"), help: "Mount the root only, not the filesystems its /etc/fstab lists.")
+    var noFstabMounts = false
 
     @Option(name: .long, help: "How to attach: auto, nbd, nbd-ioctl, fuse or loop.")
     var attach: AttachMode = .auto
@@ -40,6 +49,21 @@ struct ShellCommand: ParsableCommand {
 
     @Argument(parsing: .postTerminator, help: "The command and its arguments (after --).")
     var command: [String] = []
+
+    mutating func validate() throws {
+        for (index, argument) in imageMounts.enumerated() where ImageMountRequest(argument: argument) == nil {
+            throw ValidationError("--image-mount #\(index + 1) \"\(argument)\" is not SPEC:PATH with an absolute PATH (e.g. 15:/boot/efi)")
+        }
+        if let path = skipMounts.first(where: { !$0.hasPrefix("/") }) {
+            throw ValidationError("--skip-mount \"\(path)\" is not an absolute mount point")
+        }
+    }
+
+    var filesystemTree: FilesystemTreeOptions {
+        FilesystemTreeOptions(skipMounts: skipMounts,
+                              imageMounts: imageMounts.isEmpty ? nil : imageMounts.compactMap(ImageMountRequest.init(argument:)),
+                              fstabMounts: !noFstabMounts)
+    }
 
     func run() throws {
         global.apply()
@@ -101,12 +125,21 @@ private struct ShellRun {
         try checkCancelled()
         let root = try clock.measure("layout") { () throws -> MountPlan.ImageFilesystem in
             try image.readLayout().warnings.forEach { Log.warning($0) }
-            return try image.planMounts(mountPartition: command.partition, rootOptions: command.mountOptions).root
+            let plan = try image.planMounts(mountPartition: command.partition, rootOptions: command.mountOptions,
+                                            tree: command.filesystemTree)
+            Log.info(plan.rootChoice.explanation)
+            return plan.root
         }
         try checkCancelled()
         let mountPath = "/run/qemu-chroot/mnt/\(image.ledger?.runID ?? String(getpid()))"
-        Log.debug("mounting partition \(root.volume.number) (\(root.fstype)) from \(root.device) at \(mountPath)")
+        Log.debug("mounting \(root.volume) (\(root.fstype)) from \(root.device) at \(mountPath)")
         let session = try clock.measure("mount") { try image.mount(at: mountPath, ownsMountPath: true) }
+        for message in image.mountMessages {
+            switch message.level {
+            case .warning: Log.warning(message.text)
+            case .info: Log.info(message.text)
+            }
+        }
         var result: Result<ExitStatus, Error>
         do {
             try checkCancelled()

@@ -23,6 +23,8 @@ public struct BuilderConfig: Sendable {
     public var mountOptions: [String] = []
     /// nil: the default chroot mounts (proc, sysfs, /dev bind, devpts, binfmt_misc).
     public var chrootMounts: [ChrootMount]?
+    /// `skip_mounts`, `image_mounts`, `fstab_mounts`: which of the image's filesystems join the root.
+    public var filesystemTree = FilesystemTreeOptions()
     public var copyFiles = ["/etc/resolv.conf"]
     public var commandWrapper = "{{.Command}}"
     public var preMountCommands: [String] = []
@@ -93,6 +95,27 @@ public struct BuilderConfig: Sendable {
         if let rows = reader.stringLists("chroot_mounts") {
             config.chrootMounts = rows.enumerated().compactMap { index, row in
                 ChrootMount.parse(row: row, location: "chroot_mounts[\(index)]", reader: reader)
+            }
+        }
+        if let skipped = reader.strings("skip_mounts") {
+            for (index, path) in skipped.enumerated() where !path.hasPrefix("/") {
+                reader.problem("skip_mounts[\(index)]", "must be an absolute mount point inside the image, got \"\(path)\"")
+            }
+            config.filesystemTree.skipMounts = skipped
+        }
+        if let rows = reader.stringLists("image_mounts") {
+            config.filesystemTree.imageMounts = rows.enumerated().compactMap { index, row in
+                guard row.count == 2, !row[0].isEmpty, row[1].hasPrefix("/") else {
+                    reader.problem("image_mounts[\(index)]", "must be [device or partition number, absolute mount point], got \(row)")
+                    return nil
+                }
+                return ImageMountRequest(spec: row[0], mountPoint: row[1])
+            }
+        }
+        if let fstab = reader.bool("fstab_mounts") {
+            config.filesystemTree.fstabMounts = fstab
+            if !fstab && config.filesystemTree.imageMounts != nil {
+                reader.problem("fstab_mounts", "has no effect with image_mounts, which replaces fstab discovery")
             }
         }
         if let files = reader.strings("copy_files") {

@@ -1,7 +1,8 @@
 import NBDCore
 
 /// Attaches the overlay read-write, grows the partition table when `disk_size` asks for it, and plans the
-/// root volume (`mount_partition`, or the layout's root rule) and its block device. Cleanup releases the
+/// root volume (`mount_partition`, or the root rule, which looks inside candidates read-only) and its block
+/// device, saying what it chose and why. Cleanup releases the
 /// image: unmounts whatever is still mounted, flushes and detaches.
 final class StepAttach: Step {
     let name = "attach"
@@ -23,11 +24,10 @@ final class StepAttach: Step {
             }
         }
         image.layout?.warnings.forEach { state.output.message("warning: \($0)") }
-        let volume = try image.planMounts(mountPartition: config.mountPartition, rootOptions: config.mountOptions,
-                                          chrootMounts: config.chrootMounts ?? ChrootMount.defaults).root.volume
-        state.output.debug(config.mountPartition == nil
-            ? "mount_partition not set: the root rule chose volume \(volume.number) (\(volume.mountType), \(volume.size) bytes)"
-            : "mount_partition \(volume.number): \(volume.mountType), \(volume.size) bytes")
+        let plan = try image.planMounts(mountPartition: config.mountPartition, rootOptions: config.mountOptions,
+                                        tree: config.filesystemTree,
+                                        chrootMounts: config.chrootMounts ?? ChrootMount.defaults)
+        state.output.message(plan.rootChoice.explanation)
     }
 
     func cleanup(_ state: BuildState) throws {

@@ -1,7 +1,8 @@
 import Glibc
 import NBDCore
 
-/// Mounts the planned root volume at the rendered `mount_path` and the chroot mounts inside it. Cleanup
+/// Mounts the planned root volume at the rendered `mount_path`, the filesystems its /etc/fstab lists (or
+/// `image_mounts`) below it, and the chroot mounts inside it. Cleanup
 /// unmounts everything in reverse, trimming first so freed blocks leave the image.
 final class StepMount: Step {
     let name = "mount"
@@ -12,6 +13,12 @@ final class StepMount: Step {
         let mountPath = try Interpolation.render(state.config.mountPath, context)
         state.output.debug("mounting \(root.device) (\(root.fstype)) at \(mountPath)")
         try image.mount(at: mountPath)
+        for message in image.mountMessages {
+            switch message.level {
+            case .warning: state.output.message("warning: \(message.text)")
+            case .info: state.output.message(message.text)
+            }
+        }
     }
 
     func cleanup(_ state: BuildState) throws {

@@ -4,9 +4,9 @@ import ImageMount
 /// What `MountedImage.mount` mounts, in order: the image's own filesystems (the root first, at "/"), then
 /// the chroot mounts (/proc, /sys, /dev…) inside the root. Unmounting goes in reverse.
 ///
-/// Today a plan holds the root volume only (`mount_partition`, or the root rule). It is a list so that an
-/// image's whole fstab tree (ESP at /boot/efi, /boot, btrfs subvolumes) can join it without changing how
-/// `MountedImage` mounts and releases.
+/// The plan starts as the root (`mount_partition`, or the root rule) and how the rest of the tree is
+/// found (`tree`); `mount` adds the filesystems the root's /etc/fstab (or `image_mounts`) lists, once the
+/// root is mounted and its fstab can be read.
 public struct MountPlan: Sendable {
     /// One filesystem of the image and where it goes.
     public struct ImageFilesystem: Sendable {
@@ -30,12 +30,18 @@ public struct MountPlan: Sendable {
     }
 
     /// The image's filesystems in mount order; the first is the root, at "/".
-    public private(set) var filesystems: [ImageFilesystem]
+    public internal(set) var filesystems: [ImageFilesystem]
     /// Mounted inside the root after the image's filesystems.
     public var chrootMounts: [ChrootMount]
+    /// The root rule's choice and its sentence.
+    public let rootChoice: RootChoice
+    public var tree: FilesystemTreeOptions
 
-    public init(root: ImageFilesystem, chrootMounts: [ChrootMount] = ChrootMount.defaults) {
+    public init(root: ImageFilesystem, rootChoice: RootChoice, tree: FilesystemTreeOptions = .init(),
+                chrootMounts: [ChrootMount] = ChrootMount.defaults) {
         filesystems = [root]
+        self.rootChoice = rootChoice
+        self.tree = tree
         self.chrootMounts = chrootMounts
     }
 

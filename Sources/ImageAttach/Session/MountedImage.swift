@@ -38,6 +38,11 @@ public final class MountedImage {
     public private(set) var layout: DiskLayout?
     /// Set by `planMounts`.
     public private(set) var plan: MountPlan?
+    /// The image's partitions and logical volumes, set by `planMounts`.
+    public private(set) var volumes: ImageVolumes?
+    /// What mounting the filesystem tree said (entries left out, `nofail` failures), set by `mount`: the
+    /// caller shows them in its own voice.
+    public private(set) var mountMessages: [MountMessage] = []
     /// Set when `mount` starts.
     public private(set) var mountPath: String?
     /// Set once `mount` succeeded: where commands run and files are copied.
@@ -86,18 +91,36 @@ public final class MountedImage {
         layout = try DiskLayout.read(from: try FileBlockReader(path: wholeDisk))
     }
 
-    /// Chooses what to mount: the root volume (`mountPartition`, nil for the root rule, 0 for the whole
-    /// disk) with `rootOptions`, then `chrootMounts`; makes the root's block device.
+    /// Chooses what to mount: the root volume (`mountPartition`, 0 for the whole disk; nil for the root
+    /// rule, which may mount candidates read-only to look inside: call it in the private mount namespace)
+    /// with `rootOptions`, how the rest of the tree is found (`tree`), then `chrootMounts`; makes the root's
+    /// block device. The plan's `rootChoice.explanation` says what was chosen and why.
     @discardableResult
-    public func planMounts(mountPartition: Int?, rootOptions: [String] = [],
+    public func planMounts(mountPartition: Int?, rootOptions: [String] = [], tree: FilesystemTreeOptions = .init(),
                            chrootMounts: [ChrootMount] = ChrootMount.defaults) throws -> MountPlan {
         let layout = try self.layout ?? readLayout()
-        let volume = try layout.volume(mountPartition: mountPartition)
+        let volumes = try ImageVolumes.read(layout, disk: attached.disk)
+        self.volumes = volumes
+        let candidates = try rootCandidates(layout, volumes: volumes, mountPartition: mountPartition, tree: tree)
+        let choice = try RootDiscovery.choose(candidates) { try attached.blockDevice(for: $0) }
+        let volume = choice.candidate.volume
         let device = try attached.blockDevice(for: volume)
-        let plan = MountPlan(root: .init(volume: volume, device: device, target: "/", options: rootOptions),
-                             chrootMounts: chrootMounts)
+        let plan = MountPlan(root: .init(volume: volume, device: device, target: "/",
+                                         options: choice.candidate.mountOptions + rootOptions),
+                             rootChoice: choice, tree: tree, chrootMounts: chrootMounts)
         self.plan = plan
         return plan
+    }
+
+    /// `image_mounts` naming "/" settles the root; otherwise the layout's root rule.
+    private func rootCandidates(_ layout: DiskLayout, volumes: ImageVolumes, mountPartition: Int?,
+                                tree: FilesystemTreeOptions) throws -> RootCandidates {
+        guard mountPartition == nil, let request = tree.imageMounts?.first(where: { $0.mountPoint == "/" }) else {
+            return try layout.rootCandidates(mountPartition: mountPartition, volumes: volumes)
+        }
+        let named = try volumes.resolve(request.fstabSpec).mapError { AttachError("image_mounts: \($0)") }.get()
+        guard let volume = volumes.mountable(named) else { throw AttachError("image_mounts: \(named) cannot be mounted as root") }
+        return RootCandidates(settled: (RootCandidate(volume: volume), "image_mounts names \(request.spec) for /"), candidates: [])
     }
 
     /// The planned root: its volume and block device (nil before `planMounts`).
@@ -115,8 +138,21 @@ public final class MountedImage {
         do {
             let root = plan.root
             let session = try ChrootSession(device: root.device, fstype: root.fstype, mountPath: mountPath,
-                                            mountOptions: root.options, readOnly: readOnly,
-                                            chrootMounts: plan.chrootMounts)
+                                            mountOptions: root.options, readOnly: readOnly, chrootMounts: [])
+            do {
+                if let volumes {
+                    let tree = FilesystemTreeMount(session: session, volumes: volumes, root: plan.rootChoice.candidate,
+                                                   options: plan.tree, readOnly: readOnly,
+                                                   device: { [attached] in try attached.blockDevice(for: $0) })
+                    let (mounted, messages) = try tree.mount()
+                    self.plan?.filesystems += mounted
+                    mountMessages = messages
+                }
+                try session.mountChrootMounts(plan.chrootMounts)
+            } catch {
+                try? session.unmountAll()
+                throw error
+            }
             self.session = session
             return session
         } catch {

@@ -15,6 +15,12 @@ public struct ImageVolume: Equatable, Sendable, CustomStringConvertible {
     /// GPT partition name.
     public let partitionLabel: String?
 
+    public init(source: Source, offset: UInt64, size: UInt64, filesystem: FilesystemInfo?, partitionUUID: String?,
+                partitionLabel: String?) {
+        (self.source, self.offset, self.size, self.filesystem) = (source, offset, size, filesystem)
+        (self.partitionUUID, self.partitionLabel) = (partitionUUID, partitionLabel)
+    }
+
     /// "partition 3 (xfs, label boot)", "LVM volume vg0/root (ext4)".
     public var description: String {
         let place: String
@@ -82,5 +88,24 @@ public struct ImageVolumes: Equatable, Sendable {
             }
         }
         return ImageVolumes(volumes: volumes, lvm: lvm, unsupportedLogicalVolumes: unsupported)
+    }
+}
+
+extension ImageVolumes {
+    /// `volume` as something to mount (nil without a mountable filesystem). Logical volumes are numbered
+    /// `Volume.logicalVolumeNumbers` + 1, + 2, … in listing order, so every caller names the same LV alike.
+    public func mountable(_ volume: ImageVolume) -> Volume? {
+        guard let filesystem = volume.filesystem, let mountType = filesystem.mountType else { return nil }
+        let number: Int
+        switch volume.source {
+        case .wholeDisk: number = 0
+        case .partition(let partition): number = partition
+        case .logicalVolume:
+            let logical = volumes.filter { if case .logicalVolume = $0.source { return true } else { return false } }
+            guard let index = logical.firstIndex(of: volume) else { return nil }
+            number = Volume.logicalVolumeNumbers + 1 + index
+        }
+        return Volume(number: number, offset: volume.offset, size: volume.size, filesystem: filesystem,
+                      mountType: mountType, source: volume.source)
     }
 }

@@ -63,9 +63,9 @@ public enum ChrootMountError: Error, CustomStringConvertible {
     }
 }
 
-enum HostFilesystems {
+package enum HostFilesystems {
     /// Whether the running kernel knows `fstype` (from /proc/filesystems).
-    static func supports(_ fstype: String) -> Bool {
+    package static func supports(_ fstype: String) -> Bool {
         guard let file = try? FileDescriptor.open("/proc/filesystems", O_RDONLY),
               let bytes = try? file.read(count: 1 << 16) else { return true }
         return String(decoding: bytes, as: UTF8.self).split(separator: "\n").contains {

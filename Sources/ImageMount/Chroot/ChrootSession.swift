@@ -38,6 +38,20 @@ public final class ChrootSession: Sendable {
         }
     }
 
+    /// Mounts another filesystem of the image (from its fstab) at `target` inside the root, the directory
+    /// resolved inside the image and created when missing. Undone by `unmountAll()` before the root.
+    public func mountImageFilesystem(device: String, fstype: String, at target: String, options: [String],
+                                     readOnly: Bool = false) throws {
+        var parsed = MountOptions(options)
+        if readOnly { parsed.add("ro") }
+        mounts.push(try Mount.mount(source: device, fstype: fstype, inside: image, at: target, options: parsed))
+    }
+
+    /// The chroot mounts, for a caller that mounted the image's own filesystems first (init with none).
+    public func mountChrootMounts(_ entries: [ChrootMount]) throws {
+        for entry in entries { try mountInside(entry) }
+    }
+
     private func mountInside(_ entry: ChrootMount) throws {
         if entry.isOptional && !HostFilesystems.supports(entry.fstype) {
             Log.debug("skipping \(entry.target): this kernel has no \(entry.fstype)")
@@ -80,10 +94,19 @@ public final class ChrootSession: Sendable {
         try CopiedFiles.copy(paths, into: image)
     }
 
-    /// Unmounts everything in reverse order; the mount path is removed if this session created it.
+    /// Unmounts everything below the mount path, deepest first: first what this run did not mount (with a
+    /// warning), then its own mounts in reverse order; the mount path is removed if this session created it.
     public func unmountAll() throws {
-        try mounts.unmountAll()
-        if createdMountPath && mounts.live.isEmpty { rmdir(mountPath) }
+        var errors = Teardown.Errors()
+        let ours = mounts.live
+        if let root = ours.first {
+            errors.attempt("unmount what this run did not mount below \(root.target)") {
+                try ForeignMounts.release(ForeignMounts.find(below: root.target, ours: ours), below: root.target)
+            }
+        }
+        errors.attempt("unmount \(mountPath)") { try mounts.unmountAll() }
+        if createdMountPath && mounts.live.isEmpty && errors.first == nil { rmdir(mountPath) }
+        try errors.rethrow()
     }
 }
 

@@ -35,7 +35,8 @@ public final class MountStack: Sendable {
     }
 
     private func release(_ mount: LiveMount) throws {
-        if mount.isImageRoot && !mount.readOnly { Trim.run(on: mount.target) }
+        // Every filesystem of the image, so freed blocks leave the image file.
+        if !mount.isPseudo && !mount.readOnly { Trim.run(on: mount.target) }
         var holders: [MountHolder] = []
         var unmounted = false
         // umount2 has nothing to wait on: EBUSY is retried while the holders we kill exit.

@@ -13,7 +13,7 @@ struct FstabMountPlanTests {
     static let noLVM = LVMScan(physicalVolumes: [], volumeGroups: [], warnings: [])
 
     func resolved(_ fstab: String, _ volumes: ImageVolumes) throws -> [(String, ImageVolume.Source, String, [String])] {
-        let plan = FstabPlan(fstab: fstab)
+        let plan = FstabMountPlan(fstab: fstab)
         return try plan.mounts.map { mount in
             let resolution = try volumes.resolve(mount).get()
             return (mount.mountPoint, resolution.volume.source, resolution.mountType, mount.mountOptions)
@@ -35,7 +35,7 @@ struct FstabMountPlanTests {
         #expect(mounts.map(\.0) == ["/", "/boot/efi"])
         #expect(mounts.map(\.1) == [.partition(1), .partition(15)])
         #expect(mounts[0].3 == ["rw", "discard", "errors=remount-ro"])
-        let root = try #require(FstabPlan(fstab: fstab).mounts.first)
+        let root = try #require(FstabMountPlan(fstab: fstab).mounts.first)
         #expect(root.filesystemOptions == ["discard", "errors=remount-ro"])
         #expect(root.droppedOptions.map(\.option) == ["x-systemd.growfs"])
         #expect(mounts[1].2 == "vfat")
@@ -88,7 +88,7 @@ struct FstabMountPlanTests {
             UUID=F00D-0002          /boot/efi               vfat    umask=0077,shortname=winnt 0 2
             UUID=f0000000-0000-4000-8000-000000000004 /home                   btrfs   subvol=home,compress=zstd:1,x-systemd.device-timeout=0 0 0
             """
-        let plan = FstabPlan(fstab: fstab)
+        let plan = FstabMountPlan(fstab: fstab)
         #expect(plan.mounts.map(\.mountPoint) == ["/", "/boot", "/home", "/boot/efi"])
         #expect(plan.mounts.map(\.subvolume) == ["root", nil, "home", nil])
         #expect(plan.mounts[2].mountOptions == ["subvol=home", "compress=zstd:1"])
@@ -109,7 +109,7 @@ struct FstabMountPlanTests {
             /dev/mapper/vg0-swap    none                    swap    defaults        0 0
             /dev/vg0/pool           /srv                    ext4    defaults        0 0
             """
-        let plan = FstabPlan(fstab: fstab)
+        let plan = FstabMountPlan(fstab: fstab)
         #expect(plan.leftOut.map(\.kind) == [.swap])
         #expect(try volumes.resolve(plan.mounts[0]).get().volume == root)
         #expect(try volumes.resolve(plan.mounts[1]).get().volume.source == .partition(1))
@@ -123,7 +123,7 @@ struct FstabMountPlanTests {
 
     @Test func aDeviceTheImageLacksIsAnErrorNamingTheEntry() throws {
         let volumes = ImageVolumes(volumes: [Self.partition(1, Self.ext4("root", "00000000-0000-4000-8000-000000000001"))], lvm: Self.noLVM)
-        let plan = FstabPlan(fstab: """
+        let plan = FstabMountPlan(fstab: """
             LABEL=root / ext4 defaults 0 1
             UUID=deadbeef-0000-4000-8000-000000000000 /data ext4 defaults 0 2
             /dev/sdb1 /backup ext4 nofail 0 2
@@ -144,7 +144,7 @@ struct FstabMountPlanTests {
     }
 
     @Test func leftOutEntriesCarryReasons() {
-        let plan = FstabPlan(fstab: """
+        let plan = FstabMountPlan(fstab: """
             proc /proc proc defaults 0 0
             tmpfs /tmp tmpfs mode=1777 0 0
             server:/export /mnt/nfs nfs4 defaults 0 0

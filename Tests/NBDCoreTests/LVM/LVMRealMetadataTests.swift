@@ -95,7 +95,7 @@ import TestSupport
         #expect(volumes.lvm.warnings.isEmpty, "\(volumes.lvm.warnings)")
         #expect(volumes.lvm.physicalVolumes.map(\.partitionNumber) == [2])
         let mapperName = vg.replacingOccurrences(of: "-", with: "--") + "-root"
-        let plan = FstabPlan(fstab: "/dev/mapper/\(mapperName) / ext4 defaults 0 1\nLABEL=lvroot /mnt auto defaults 0 0\n")
+        let plan = FstabMountPlan(fstab: "/dev/mapper/\(mapperName) / ext4 defaults 0 1\nLABEL=lvroot /mnt auto defaults 0 0\n")
         let resolved = try plan.mounts.map { try volumes.resolve($0).get() }
         #expect(resolved.map(\.volume.source) == [.logicalVolume(group: vg, volume: "root"), .logicalVolume(group: vg, volume: "root")])
         #expect(resolved.first?.volume.offset == (9 << 20) + peStart)

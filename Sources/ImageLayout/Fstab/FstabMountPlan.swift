@@ -42,7 +42,7 @@ public struct LeftOutEntry: Equatable, Sendable {
 }
 
 /// The local block filesystems an image's fstab mounts at boot, parents first, and the entries it leaves out.
-public struct FstabPlan: Equatable, Sendable {
+public struct FstabMountPlan: Equatable, Sendable {
     /// Sorted so that every mount point comes after the mount points above it ("/" first); fstab order
     /// otherwise.
     public let mounts: [PlannedMount]
@@ -55,7 +55,7 @@ public struct FstabPlan: Equatable, Sendable {
         var leftOut: [LeftOutEntry] = []
         var seen: [String: FstabEntry] = [:]
         for entry in table.entries {
-            switch FstabPlan.decide(entry) {
+            switch FstabMountPlan.decide(entry) {
             case .leftOut(let out):
                 leftOut.append(out)
             case .mount(let mount):
@@ -70,7 +70,7 @@ public struct FstabPlan: Equatable, Sendable {
             }
         }
         self.mounts = mounts.enumerated().sorted { a, b in
-            let (da, db) = (FstabPlan.depth(a.element.mountPoint), FstabPlan.depth(b.element.mountPoint))
+            let (da, db) = (FstabMountPlan.depth(a.element.mountPoint), FstabMountPlan.depth(b.element.mountPoint))
             return da != db ? da < db : a.offset < b.offset
         }.map(\.element)
         self.leftOut = leftOut

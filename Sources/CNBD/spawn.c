@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -35,6 +36,34 @@ static int install_stream(int fd, int target, int flags) {
     return dup2(fd, target) < 0 ? -1 : 0;
 }
 
+// PID 1 of a new PID namespace: mounts its /proc, forks the command, reaps every process reparented to it,
+// and exits with the command's status. Never returns.
+static void run_init(int report, const char *path, char *const *argv, char *const *envp, int mount_proc) {
+    if (mount_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+        child_fail(report, CNBD_SPAWN_PROC);
+    pid_t command = fork();
+    if (command < 0) child_fail(report, CNBD_SPAWN_FORK);
+    if (command == 0) {
+        execve(path, argv, envp);
+        child_fail(report, CNBD_SPAWN_EXEC);
+    }
+    // The command's copy of the report pipe closes on exec (or carries its failure); ours goes now. The
+    // standard streams go too, so the caller sees end-of-output when the command's processes are gone.
+    close(report);
+    close(0);
+    close(1);
+    close(2);
+    for (;;) {
+        int status;
+        pid_t done = waitpid(-1, &status, 0);
+        if (done < 0) {
+            if (errno == EINTR) continue;
+            _exit(127);
+        }
+        if (done == command) _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    }
+}
+
 pid_t cnbd_spawn(const char *path, char *const *argv, char *const *envp,
                  const struct cnbd_spawn_attr *attr, int *stage, int *error_number) {
     int pipe_fds[2];
@@ -46,7 +75,10 @@ pid_t cnbd_spawn(const char *path, char *const *argv, char *const *envp,
         return -1;
     }
     pid_t parent = getpid();
-    pid_t pid = fork();
+    // clone with no new stack behaves like fork, in new namespaces.
+    pid_t pid = attr->process_namespace
+        ? (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_NEWPID | CLONE_NEWNS | SIGCHLD), NULL, NULL, NULL, NULL)
+        : fork();
     if (pid < 0) {
         *stage = CNBD_SPAWN_FORK;
         *error_number = errno;
@@ -65,11 +97,17 @@ pid_t cnbd_spawn(const char *path, char *const *argv, char *const *envp,
             if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
         }
         if (attr->new_process_group && setpgid(0, 0) != 0) child_fail(report, CNBD_SPAWN_SETPGID);
-        if (attr->death_signal) {
-            if (prctl(PR_SET_PDEATHSIG, attr->death_signal) != 0) child_fail(report, CNBD_SPAWN_PDEATHSIG);
-            // The parent may have died before prctl took effect.
-            if (getppid() != parent) { errno = ESRCH; child_fail(report, CNBD_SPAWN_PDEATHSIG); }
+        // An init ignores every signal it has no handler for, except SIGKILL from an ancestor namespace.
+        int death_signal = attr->process_namespace ? SIGKILL : attr->death_signal;
+        if (death_signal) {
+            if (prctl(PR_SET_PDEATHSIG, death_signal) != 0) child_fail(report, CNBD_SPAWN_PDEATHSIG);
+            // The parent may have died before prctl took effect. (In a new PID namespace the parent is
+            // outside it and getppid() is 0: nothing to compare.)
+            if (!attr->process_namespace && getppid() != parent) { errno = ESRCH; child_fail(report, CNBD_SPAWN_PDEATHSIG); }
         }
+        // Nothing mounted in the new mount namespace may propagate back to the caller's.
+        if (attr->process_namespace && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+            child_fail(report, CNBD_SPAWN_PROPAGATION);
         if (attr->unshare_flags && unshare(attr->unshare_flags) != 0) child_fail(report, CNBD_SPAWN_UNSHARE);
         // Raise the report pipe and the requested streams above 2 so dup2 cannot clobber one with another.
         int fds[3] = {attr->stdin_fd, attr->stdout_fd, attr->stderr_fd};
@@ -88,6 +126,7 @@ pid_t cnbd_spawn(const char *path, char *const *argv, char *const *envp,
         if (attr->root && chroot(attr->root) != 0) child_fail(report, CNBD_SPAWN_CHROOT);
         if (attr->directory && chdir(attr->directory) != 0) child_fail(report, CNBD_SPAWN_CHDIR);
         else if (attr->root && !attr->directory && chdir("/") != 0) child_fail(report, CNBD_SPAWN_CHDIR);
+        if (attr->process_namespace) run_init(report, path, argv, envp, attr->mount_proc);
         execve(path, argv, envp);
         child_fail(report, CNBD_SPAWN_EXEC);
     }

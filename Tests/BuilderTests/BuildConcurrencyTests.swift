@@ -87,3 +87,30 @@ struct BuildConcurrencyTests {
     }
 }
 
+
+extension BuildConcurrencyTests {
+    /// kill -9 of a build ends every process its provisioners started, at once and without `cleanup`:
+    /// each chroot command is PID 1's child in a namespace whose init dies with the build.
+    @Test(.timeLimit(.minutes(2))) func killingTheBuildEndsItsProvisionersBackgroundProcesses() throws {
+        let work = try TemporaryDirectory("builder-kill-children")
+        let image = try CLI.sampleImage(in: work.path)
+        let marker = work.file("provisioning-started")
+        let template = try CLI.template(in: work.path, image: image, provisioners: #"""
+            [{"type": "shell-local", "inline": ["touch \#(marker)"]},
+             {"type": "shell", "inline": ["sleep 3021 & (sleep 3022 &); sleep 3023"]}]
+            """#)
+        var options = SpawnOptions()
+        options.directory = work.path
+        let child = try ChildProcess.spawn(CLI.binary, ["build", template], options: options)
+        _ = Poll.until(seconds: 60) { HostPath.exists(marker) || child.poll() != nil }
+        #expect(HostPath.exists(marker), "the build never reached its provisioners")
+        _ = Poll.until(seconds: 10) { !hostProcesses(withArgument: "3023").isEmpty }
+        #expect(!hostProcesses(withArgument: "3021").isEmpty, "the provisioner's background sleep should be running")
+        child.signal(SIGKILL)
+        _ = child.wait()
+        for argument in ["3021", "3022", "3023"] {
+            #expect(hostProcesses(withArgument: argument).isEmpty, "sleep \(argument) outlived the killed build")
+        }
+        _ = try CLI.run(["cleanup"], in: work.path)
+    }
+}

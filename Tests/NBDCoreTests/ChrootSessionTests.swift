@@ -52,7 +52,8 @@ final class OutputCollector: Sendable {
             #expect(status == .exited(3))
             #expect(out.text == "out\nits /root\n")
             #expect(err.text == "err\n")
-            #expect(try session.run("kill -9 $$", stdout: .discard, stderr: .discard) == .signaled(SIGKILL))
+            // The shell runs under the command's own init, which reports a signal N as 128+N (as a shell does).
+            #expect(try session.run("kill -9 $$", stdout: .discard, stderr: .discard) == .exited(128 + SIGKILL))
             let wrapped = OutputCollector()
             let wrapper = try CommandWrapper("env X='a b' {{ .Command }}")
             #expect(try session.run("echo \"$X\" 'q\"uote' '$HOME'", wrapper: wrapper, stdout: wrapped.output,
@@ -69,14 +70,13 @@ final class OutputCollector: Sendable {
             defer { try? session.unmountAll() }
             let cancellation = Cancellation()
             let out = OutputCollector()
-            let status = try session.run("sleep 100 & echo $!; sleep 100", stdout: out.output, stderr: .discard,
+            let status = try session.run("sleep 1017 & echo $!; sleep 1018", stdout: out.output, stderr: .discard,
                                          cancellation: cancellation, onStart: { _ in
                                              Thread.after(0.3) { cancellation.cancel("test") }
                                          })
-            #expect(status == .signaled(SIGTERM))
-            let background = pid_t(out.text.trimmingWhitespace()) ?? 0
-            #expect(background > 0)
-            #expect(waitUntilGone(background), "the background sleep survived the cancel")
+            #expect(status == .exited(128 + SIGTERM))
+            #expect(pid_t(out.text.trimmingWhitespace()) ?? 0 > 0)
+            #expect(hostProcesses(withArgument: "1017").isEmpty, "the background sleep survived the cancel")
         }
     }
 
@@ -87,11 +87,11 @@ final class OutputCollector: Sendable {
             let session = try ChrootSession(device: image.device, fstype: "ext4", mountPath: image.mountPath)
             defer { try? session.unmountAll() }
             let out = OutputCollector()
-            // A daemon left behind by a provisioner: it keeps the chroot busy.
-            #expect(try session.run("sleep 100 > /dev/null 2>&1 & echo $!", stdout: out.output, stderr: .discard) == .exited(0))
-            let daemon = pid_t(out.text.trimmingWhitespace()) ?? 0
+            // A daemon a provisioner leaves behind ends with its command (the command's PID namespace goes),
+            // so it never keeps the chroot busy.
+            #expect(try session.run("sleep 1019 > /dev/null 2>&1 & echo $!", stdout: out.output, stderr: .discard) == .exited(0))
+            #expect(hostProcesses(withArgument: "1019").isEmpty, "the daemon outlived its command")
             try session.unmountAll()
-            #expect(waitUntilGone(daemon))
             #expect(!mountinfo("/proc/thread-self/mountinfo", contains: image.mountPath))
         }
     }
@@ -153,5 +153,32 @@ enum Thread {
             HostThread.sleep(seconds)
             body()
         }
+    }
+}
+
+extension ChrootSessionTests {
+    /// A provisioner sees only its own processes: /proc is its PID namespace's, so it cannot reach a host
+    /// process (or the host's root through /proc/PID/root).
+    @Test(.enabled(if: BusyboxImage.requirements == nil, "\(BusyboxImage.requirements ?? "")"), .timeLimit(.minutes(1)))
+    func commandsSeeOnlyTheirOwnProcesses() throws {
+        let image = try BusyboxImage()
+        let ours = getpid()
+        let (text, status) = try inPrivateMountNamespace { () throws -> (String, NBDCore.ExitStatus) in
+            let session = try ChrootSession(device: image.device, fstype: "ext4", mountPath: image.mountPath)
+            defer { try? session.unmountAll() }
+            let out = OutputCollector()
+            let status = try session.run(
+                "echo self $$; ls /proc | grep -c '^[0-9][0-9]*$'; test -e /proc/\(ours) && echo host-visible; "
+                    + "readlink /proc/1/root", stdout: out.output, stderr: .discard)
+            return (out.text, status)
+        }
+        #expect(status == .exited(0))
+        let lines = text.split(separator: "\n").map(String.init)
+        // The shell is PID 2: PID 1 is the command's init.
+        #expect(lines.first == "self 2", "\(text)")
+        // init, sh, ls and grep: nothing of the host's.
+        #expect(Int(lines.count > 1 ? lines[1] : "") ?? 99 <= 4, "\(text)")
+        #expect(!lines.contains("host-visible"), "\(text)")
+        #expect(lines.last == "/", "\(text)")
     }
 }

@@ -133,12 +133,16 @@ private func startSleepingShell(_ disk: BusyboxDisk) throws -> (ChildProcess, ru
     return (child, runIDs)
 }
 
-/// Waits until `parent` has a child running the chroot command (busybox sh or sleep).
+/// Waits until `parent` runs the chroot command (busybox sh or sleep): a grandchild, under the command's
+/// own init.
 private func waitForChrootCommand(of parent: pid_t) -> Bool {
-    Poll.until(seconds: 5) {
-        let children = (try? Command.check("/bin/ps", ["-o", "pid=", "--ppid", String(parent)])) ?? ""
-        return children.split(separator: "\n").contains { pid in
-            let comm = (try? read("/proc/\(String(pid).trimmingWhitespace())/comm"))?.trimmingWhitespace()
+    func children(_ pid: String) -> [String] {
+        ((try? Command.check("/bin/ps", ["-o", "pid=", "--ppid", pid])) ?? "").split(separator: "\n")
+            .map { String($0).trimmingWhitespace() }
+    }
+    return Poll.until(seconds: 5) {
+        children(String(parent)).flatMap(children).contains { pid in
+            let comm = (try? read("/proc/\(pid)/comm"))?.trimmingWhitespace()
             return comm == "busybox" || comm == "sh" || comm == "sleep"
         }
     }

@@ -10,7 +10,7 @@ enum HostShell {
         merged.merge(environment) { $1 }
         let out = LineStream { log.message($0) }
         let err = LineStream { log.message($0) }
-        let status = try ChrootCommand(root: "/").run(command, environment: merged, stdout: .stream { out.feed($0[...]) },
+        let status = try ChrootCommand(root: "/", isolated: false).run(command, environment: merged, stdout: .stream { out.feed($0[...]) },
                                                       stderr: .stream { err.feed($0[...]) }, cancellation: cancellation)
         out.flush()
         err.flush()

@@ -18,6 +18,8 @@ enum cnbd_spawn_stage {
     CNBD_SPAWN_CHROOT = 7,
     CNBD_SPAWN_CHDIR = 8,
     CNBD_SPAWN_EXEC = 9,
+    CNBD_SPAWN_PROPAGATION = 10,
+    CNBD_SPAWN_PROC = 11,
 };
 
 struct cnbd_spawn_attr {
@@ -29,7 +31,15 @@ struct cnbd_spawn_attr {
     int new_process_group;           // non-zero: setpgid(0, 0), so the whole group can be signalled
     int death_signal;                // PR_SET_PDEATHSIG; 0 for none
     int unshare_flags;               // unshare(2) flags applied in the child; 0 for none
+    int process_namespace;           // non-zero: the child is PID 1 of new PID and mount namespaces (see below)
+    int mount_proc;                  // with process_namespace: mount a proc of the new PID namespace on /proc
 };
+
+// With process_namespace the child is cloned into a new PID namespace (and a mount namespace of its own, so
+// its /proc and any mount a command makes go away with it). It stays a small init: it forks the command,
+// reaps every orphan, and exits with the command's status (128+N if a signal N ended it). When it exits,
+// the kernel kills everything left in the namespace, so background processes never outlive the command;
+// its parent-death signal is SIGKILL, so they never outlive the caller's thread either.
 
 // Returns the child's pid, or -1 with *stage and *error_number set (errno is also set).
 pid_t cnbd_spawn(const char *_Nonnull path,

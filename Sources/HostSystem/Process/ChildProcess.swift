@@ -15,6 +15,12 @@ public struct SpawnOptions: Sendable {
     /// Signal the child gets when the thread that spawned it exits (PR_SET_PDEATHSIG).
     public var deathSignal: Int32 = SIGTERM
     public var unshareFlags: Int32 = 0
+    /// Start the child as PID 1 of new PID and mount namespaces: when it ends, or when the spawning thread
+    /// dies, the kernel kills every process the command left behind (see cnbd_spawn.h).
+    public var processNamespace = false
+    /// With `processNamespace`: mount that namespace's own /proc on /proc (inside `root`), so the command
+    /// sees only its own processes.
+    public var mountProc = false
 
     public init() {}
 }
@@ -55,7 +61,8 @@ public final class ChildProcess: Sendable {
                             root: root, directory: directory,
                             stdin_fd: options.stdin, stdout_fd: options.stdout, stderr_fd: options.stderr,
                             new_process_group: options.newProcessGroup ? 1 : 0,
-                            death_signal: options.deathSignal, unshare_flags: options.unshareFlags)
+                            death_signal: options.deathSignal, unshare_flags: options.unshareFlags,
+                            process_namespace: options.processNamespace ? 1 : 0, mount_proc: options.mountProc ? 1 : 0)
                         return cnbd_spawn(path, argvPointer, envPointer, &attr, &stage, &error)
                     }
                 }

@@ -18,6 +18,8 @@ public struct SpawnError: Error, CustomStringConvertible {
         case Int32(CNBD_SPAWN_CHROOT.rawValue): step = "chroot"
         case Int32(CNBD_SPAWN_CHDIR.rawValue): step = "chdir"
         case Int32(CNBD_SPAWN_EXEC.rawValue): step = "exec"
+        case Int32(CNBD_SPAWN_PROPAGATION.rawValue): step = "making the new mount namespace private"
+        case Int32(CNBD_SPAWN_PROC.rawValue): step = "mounting /proc for the new PID namespace"
         default: step = "stage \(stage)"
         }
         return "cannot start \(executable): \(step) failed: \(Errno.message(errno)) (\(Errno.name(errno)))"

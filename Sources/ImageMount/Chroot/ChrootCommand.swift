@@ -14,10 +14,23 @@ public enum ChrootOutput {
 
 /// Runs `/bin/sh -c <command>` chrooted into a root directory, in its own process group: cnbd_spawn forks,
 /// chroots, changes to /, and execs with exactly the given environment.
+///
+/// In an image (`isolated`), the shell runs under a small init in PID and mount namespaces of its own: the
+/// command sees only its own processes in /proc, and nothing it starts outlives it or the run (kill -9 of
+/// qemu-chroot ends them all at once). Mounts a command makes inside the image go away with it.
 public struct ChrootCommand: Sendable {
     public let root: String
+    /// Own PID and mount namespaces (and /proc, when the root has a /proc mount of ours); host commands
+    /// (root "/") must run without, so their mounts and processes belong to the run.
+    public let isolated: Bool
+    /// With `isolated`: mount the namespace's own proc on /proc (the chroot mounts put one there).
+    public let mountsProc: Bool
 
-    public init(root: String) { self.root = root }
+    public init(root: String, isolated: Bool = true, mountsProc: Bool = true) {
+        self.root = root
+        self.isolated = isolated
+        self.mountsProc = mountsProc
+    }
 
     /// What a provisioning command sees unless the caller says otherwise: no host variables leak in.
     public static var defaultEnvironment: [String: String] {
@@ -49,6 +62,8 @@ public struct ChrootCommand: Sendable {
         options.stdout = out.childEnd
         options.stderr = err.childEnd
         options.newProcessGroup = true
+        options.processNamespace = isolated
+        options.mountProc = isolated && mountsProc
         let child: ChildProcess
         do {
             child = try ChildProcess.spawn("/bin/sh", ["-c", wrapper.render(command)],

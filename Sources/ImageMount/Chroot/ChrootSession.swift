@@ -13,6 +13,8 @@ public final class ChrootSession: Sendable {
     public let mounts = MountStack()
     public let image: RootedPath
     private let createdMountPath: Bool
+    /// A proc is mounted at the image's /proc: each command gets its own PID namespace's proc there.
+    private let hasProc: Bool
 
     /// Mounts `device` (a block device holding a `fstype` filesystem, e.g. "ext4") at `mountPath` with
     /// `mountOptions`, then `chrootMounts` inside it. On failure, whatever was mounted is unmounted again.
@@ -25,6 +27,7 @@ public final class ChrootSession: Sendable {
         self.fstype = fstype
         self.mountPath = mountPath
         self.image = RootedPath(root: mountPath)
+        hasProc = chrootMounts.contains { $0.fstype == "proc" && $0.target == "/proc" }
         createdMountPath = try HostDirectory.make(mountPath)
         do {
             var options = MountOptions(mountOptions)
@@ -65,13 +68,13 @@ public final class ChrootSession: Sendable {
         }
     }
 
-    /// Runs `/bin/sh -c command` in the chroot; see `ChrootCommand.run`.
+    /// Runs `/bin/sh -c command` in the chroot, in PID and mount namespaces of its own; see `ChrootCommand`.
     public func run(
         _ command: String, environment: [String: String]? = nil, wrapper: CommandWrapper = .identity,
         stdin: Int32 = -1, stdout: ChrootOutput, stderr: ChrootOutput, cancellation: Cancellation? = nil,
         onStart: ((ChildProcess) -> Void)? = nil
     ) throws -> ExitStatus {
-        try ChrootCommand(root: mountPath).run(command, environment: environment, wrapper: wrapper, stdin: stdin,
+        try ChrootCommand(root: mountPath, mountsProc: hasProc).run(command, environment: environment, wrapper: wrapper, stdin: stdin,
                                                stdout: stdout, stderr: stderr, cancellation: cancellation,
                                                onStart: onStart)
     }

@@ -42,11 +42,11 @@ struct HostCheck {
         guard access("/dev/loop-control", R_OK | W_OK) == 0 else {
             return HostCheck(name: "loop", verdict: .missing, detail: "/dev/loop-control is not usable: \(Errno.message(errno))")
         }
-        var template = Array("/tmp/qemu-chroot-doctor.XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { return HostCheck(name: "loop", verdict: .warning, detail: "cannot create a scratch file in /tmp") }
-        let scratch = String(cString: template)
-        defer { close(fd); unlink(scratch) }
+        guard let (scratch, file) = try? TemporaryFile.make("qemu-chroot-doctor") else {
+            return HostCheck(name: "loop", verdict: .warning, detail: "cannot create a scratch file in $TMPDIR or /tmp")
+        }
+        let fd = file.rawValue
+        defer { try? file.close(); unlink(scratch) }
         guard ftruncate(fd, 1 << 20) == 0 else {
             return HostCheck(name: "loop", verdict: .warning, detail: "cannot size a scratch file in /tmp")
         }

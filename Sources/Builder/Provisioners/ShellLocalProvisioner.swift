@@ -36,14 +36,10 @@ struct TemporaryScript {
     let path: String
 
     init(_ text: String) throws {
-        let base = ProcessEnvironment.current["TMPDIR"] ?? "/tmp"
-        var template = Array("\(base)/qemu-chroot-local.XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw SystemError("mkstemp", path: base, errno: errno) }
-        path = String(cString: template)
-        let file = FileDescriptor(adopting: fd, path: path)
+        let (path, file) = try TemporaryFile.make("qemu-chroot-local")
+        self.path = path
         try file.writeAll(Array(text.utf8))
-        try syscall("fchmod", path: path) { fchmod(fd, 0o700) }
+        try syscall("fchmod", path: path) { fchmod(file.rawValue, 0o700) }
         try file.close()
     }
 

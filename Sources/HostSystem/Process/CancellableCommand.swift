@@ -4,12 +4,8 @@ import Glibc
 /// KILL). Its stderr goes to an unlinked temporary file, read for the error message.
 public enum CancellableCommand {
     public static func check(_ executable: String, _ arguments: [String], cancellation: Cancellation) throws {
-        let base = ProcessEnvironment.current["TMPDIR"] ?? "/tmp"
-        var template = Array("\(base)/qemu-chroot-stderr.XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw SystemError("mkstemp", path: base, errno: errno) }
-        unlink(String(cString: template))
-        let errors = FileDescriptor(adopting: fd, path: "stderr of \(executable)")
+        let errors = try TemporaryFile.anonymous("qemu-chroot-stderr")
+        let fd = errors.rawValue
         defer { try? errors.close() }
         var options = SpawnOptions()
         options.stderr = fd

@@ -129,13 +129,8 @@ public final class RunLedger: Sendable {
     }
 
     static func makeDirectories(_ path: String) throws {
-        var current = ""
-        for component in path.split(separator: "/") {
-            current += "/\(component)"
-            if mkdir(current, 0o700) != 0 && errno != EEXIST {
-                throw SystemError("mkdir", path: current, errno: errno,
-                                  hint: "run records live under \(RunLedger.defaultRoot); run as root")
-            }
+        do { try FileTree.makeDirectories(path, mode: 0o700) } catch let error as SystemError {
+            throw error.withHint("run records live under \(RunLedger.defaultRoot); run as root")
         }
     }
 }

@@ -28,7 +28,7 @@ public final class ChrootSession: Sendable {
         self.mountPath = mountPath
         self.image = RootedPath(root: mountPath)
         hasProc = chrootMounts.contains { $0.fstype == "proc" && $0.target == "/proc" }
-        createdMountPath = try HostDirectory.make(mountPath)
+        createdMountPath = try FileTree.makeDirectories(mountPath)
         do {
             var options = MountOptions(mountOptions)
             if readOnly { options.add("ro") }
@@ -110,19 +110,5 @@ public final class ChrootSession: Sendable {
         errors.attempt("unmount \(mountPath)") { try mounts.unmountAll() }
         if createdMountPath && mounts.live.isEmpty && errors.first == nil { rmdir(mountPath) }
         try errors.rethrow()
-    }
-}
-
-enum HostDirectory {
-    /// mkdir -p for a trusted host path; returns whether the last component was created here.
-    static func make(_ path: String) throws -> Bool {
-        var prefix = path.hasPrefix("/") ? "" : "."
-        var created = false
-        for component in path.split(separator: "/") {
-            prefix += "/" + component
-            created = mkdir(prefix, 0o755) == 0
-            if !created && errno != EEXIST { throw SystemError("mkdir", path: prefix, errno: errno) }
-        }
-        return created
     }
 }

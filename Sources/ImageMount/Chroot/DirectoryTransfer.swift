@@ -33,7 +33,7 @@ extension FileTransfer {
 
     public func copyDirectoryOut(image source: String, host destination: String, excludes: [String] = []) throws {
         let target = Self.destination(for: source, in: destination)
-        _ = try HostDirectory.make(target)
+        try FileTree.makeDirectories(target)
         let top = try image.open(source, O_RDONLY | O_DIRECTORY)
         try ImageTree(excludes: excludes, display: image.display(source)).walk(top) { relative, kind, parent, name in
             let hostPath = Self.join(target, relative)

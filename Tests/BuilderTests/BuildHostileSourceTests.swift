@@ -33,4 +33,15 @@ struct BuildHostileSourceTests {
         // The output is flattened: it names no backing file of its own.
         #expect(try ImageProbe.probe(path: work.file("output-test/packer-test.qcow2")).backingFile == nil)
     }
+
+    /// A FIFO planted as the image's /etc/fstab stops the build with a sentence instead of hanging it.
+    @Test(.timeLimit(.minutes(2))) func aFIFOAsFstabIsRefusedWithoutHanging() throws {
+        let image = try CLI.sampleImage(in: work.path)
+        let planted = try CLI.run(["shell", image, "--", "sh", "-c", "rm -f /etc/fstab && mkfifo /etc/fstab"], in: work.path)
+        #expect(planted.status.isSuccess, "\(planted.stderr)")
+        let result = try CLI.run(["build", try CLI.template(in: work.path, image: image)], in: work.path)
+        #expect(result.status == .exited(1), "stdout:\n\(result.stdout)\nstderr:\n\(result.stderr)")
+        #expect((result.stdout + result.stderr).contains("/etc/fstab is not a regular file"))
+        #expect(CLI.leftovers(under: work.path).isEmpty, "\(CLI.leftovers(under: work.path))")
+    }
 }

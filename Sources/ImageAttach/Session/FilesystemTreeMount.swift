@@ -86,10 +86,17 @@ struct FilesystemTreeMount {
     /// The root's /etc/fstab, resolved inside the image (an absolute symlink stays inside it); nil if absent.
     private func readFstab() throws -> String? {
         let fd: FileDescriptor
-        do { fd = try session.image.open("/etc/fstab", O_RDONLY) } catch let error as SystemError where error.errno == ENOENT {
+        // O_NONBLOCK: a FIFO planted as /etc/fstab must not hang the build in open(2).
+        do { fd = try session.image.open("/etc/fstab", O_RDONLY | O_NONBLOCK) } catch let error as SystemError where error.errno == ENOENT {
             return nil
         }
         defer { try? fd.close() }
+        var status = stat()
+        try syscall("fstat", path: session.image.display("/etc/fstab")) { fstat(fd.rawValue, &status) }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            throw AttachError("\(session.image.display("/etc/fstab")) is not a regular file; set \"fstab_mounts\": false "
+                + "or \"image_mounts\" to mount without it")
+        }
         var bytes: [UInt8] = []
         while true {
             let chunk = try fd.read(count: 1 << 16)

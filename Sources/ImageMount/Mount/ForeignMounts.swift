@@ -40,7 +40,7 @@ enum ForeignMounts {
         guard !entries.isEmpty else { return }
         Log.warning("unmounting \(entries.count) mount\(entries.count == 1 ? "" : "s") below \(mountPath) that this run did not make "
             + "(post_mount_commands, a provisioner or someone else added them): \(entries.map { "\($0.fstype) on \($0.target)" }.joined(separator: ", "))")
-        var firstError: Error?
+        var errors = Teardown.Errors()
         for entry in entries {
             if keepsData(entry.fstype) { Trim.run(on: entry.target) }
             do { try Mount.unmount(entry.target, flags: 0) } catch where error.errno == EBUSY && !keepsData(entry.fstype) {
@@ -49,10 +49,10 @@ enum ForeignMounts {
                 continue
             } catch {
                 Log.error("\(error)")
-                if firstError == nil { firstError = error }
+                errors.record(error, in: "unmount \(entry.target)")
             }
         }
-        if let firstError { throw firstError }
+        try errors.rethrow()
     }
 
     private static func keepsData(_ fstype: String) -> Bool {

@@ -35,7 +35,7 @@ public struct BackingChain: Sendable {
                     + "can point qemu at any file or protocol; qemu-chroot never follows one. Flatten the image with "
                     + "qemu-img convert -O qcow2")
             }
-            let resolved = backing.hasPrefix("/") ? backing : directory(of: image.path) + "/" + backing
+            let resolved = backing.hasPrefix("/") ? backing : PathName.parent(image.path) + "/" + backing
             guard allowOtherFiles else {
                 throw LayoutError("\(image.path) names the backing file \(resolved): qemu would read that host file "
                     + "into the image. Flatten the image (qemu-img convert -O qcow2 \(image.path) flat.qcow2), or opt in "
@@ -61,10 +61,5 @@ public struct BackingChain: Sendable {
             images.append(next)
         }
         return BackingChain(images: images)
-    }
-
-    private static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 }

@@ -22,7 +22,7 @@ public final class OutputDirectoryLock {
     public static func acquire(_ directory: String, runID: String) throws -> OutputDirectoryLock {
         try FileTree.makeDirectories(root, mode: 0o700)
         let canonical = canonicalPath(directory)
-        let name = SHA256.hash(data: Array(canonical.utf8)).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let name = FileDigest.hex(SHA256.hash(data: Array(canonical.utf8)))
         let path = "\(root)/\(name).lock"
         let file = try FileDescriptor.open(path, O_RDWR | O_CREAT, mode: 0o600)
         do {
@@ -49,8 +49,8 @@ public final class OutputDirectoryLock {
     /// one directory share a lock.
     private static func canonicalPath(_ directory: String) -> String {
         let absolute = HostPath.absolute(directory)
-        guard let slash = absolute.lastIndex(of: "/"), slash != absolute.startIndex else { return absolute }
-        let parent = String(absolute[..<slash]), base = String(absolute[absolute.index(after: slash)...])
-        return (HostPath.resolved(parent) ?? parent) + "/" + base
+        let parent = PathName.parent(absolute)
+        guard parent != "/" else { return absolute }
+        return (HostPath.resolved(parent) ?? parent) + "/" + PathName.base(absolute)
     }
 }

@@ -61,6 +61,35 @@ struct CrossArchitectureBuildTests {
         #expect(try HostBinfmt.snapshot() == before)
     }
 
+    /// kill -9 of an arm64 build mid-provisioning, then `cleanup`: the emulated command ends with it, and
+    /// the host's binfmt_misc is as it was (nothing was ever registered there).
+    @Test(.timeLimit(.minutes(10)))
+    func killedArm64BuildLeavesTheHostsBinfmtAsItWas() throws {
+        let before = try HostBinfmt.snapshot()
+        let image = try sampleImage("arm64")
+        let marker = work.file("provisioning-started")
+        let template = try CLI.template(in: work.path, name: "kill.json", image: image, builder: #""output_directory": "killed""#,
+                                        provisioners: #"""
+            [{"type": "shell-local", "inline": ["touch \#(marker)"]},
+             {"type": "shell", "inline": ["sleep 3031"]}]
+            """#)
+        var options = SpawnOptions()
+        options.directory = work.path
+        let child = try ChildProcess.spawn(CLI.binary, ["build", template], options: options)
+        _ = Poll.until(seconds: 120) { HostPath.exists(marker) || child.poll() != nil }
+        #expect(HostPath.exists(marker), "the build never reached its provisioners")
+        // The emulated sleep shows on the host as qemu-aarch64-static running /bin/sleep 3031.
+        _ = Poll.until(seconds: 30) { !hostProcesses(withArgument: "3031").isEmpty }
+        #expect(!hostProcesses(withArgument: "3031").isEmpty, "the emulated sleep should be running")
+        child.signal(SIGKILL)
+        _ = child.wait()
+        _ = Poll.until(seconds: 10) { hostProcesses(withArgument: "3031").isEmpty }
+        #expect(hostProcesses(withArgument: "3031").isEmpty, "the emulated sleep outlived the killed build")
+        expectSuccess(try CLI.run(["cleanup"], in: work.path))
+        #expect(try HostBinfmt.snapshot() == before)
+        #expect(CLI.leftovers(under: work.path).isEmpty)
+    }
+
     @Test(.timeLimit(.minutes(10)))
     func aForeignImageWithoutItsEmulatorStopsWithTheFix() throws {
         let image = try sampleImage("arm64")

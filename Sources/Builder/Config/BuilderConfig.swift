@@ -27,6 +27,8 @@ public struct BuilderConfig: Sendable {
     public var filesystemTree = FilesystemTreeOptions()
     public var copyFiles = ["/etc/resolv.conf"]
     public var commandWrapper = "{{.Command}}"
+    /// `qemu_binary`: the user-mode emulator for an image of another architecture (default: qemu-<arch>-static in PATH).
+    public var qemuBinary: String?
     public var preMountCommands: [String] = []
     public var postMountCommands: [String] = []
     /// Grow the image (and its last partition and filesystem) to this many bytes before provisioning.
@@ -127,6 +129,12 @@ public struct BuilderConfig: Sendable {
         if let wrapper = reader.string("command_wrapper", fields: ["Command"]) {
             if !wrapper.contains("{{") { reader.problem("command_wrapper", "must contain {{.Command}}, got \"\(wrapper)\"") }
             config.commandWrapper = wrapper
+        }
+        if let qemuBinary = reader.string("qemu_binary") {
+            if qemuBinary.isEmpty || qemuBinary.contains(":") {
+                reader.problem("qemu_binary", "must be a path or program name without ':' (binfmt_misc splits on it), got \"\(qemuBinary)\"")
+            }
+            config.qemuBinary = qemuBinary
         }
         config.preMountCommands = reader.strings("pre_mount_commands", fields: ["Device"]) ?? []
         config.postMountCommands = reader.strings("post_mount_commands", fields: ["Device", "MountPath"]) ?? []

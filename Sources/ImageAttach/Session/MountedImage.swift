@@ -128,9 +128,11 @@ public final class MountedImage {
 
     /// Mounts the plan at `mountPath` (created when missing). With `ownsMountPath` the directory is this
     /// run's alone and is recorded in the ledger, so that `qemu-chroot cleanup` removes it after a kill -9;
-    /// a path the user chose is not, since cleanup removes what it records.
+    /// a path the user chose is not, since cleanup removes what it records. Then reads the image's
+    /// architecture and plans how its programs run (`ChrootSession.planEmulation`, with `qemuBinary` for
+    /// the emulator when set); the plan is the session's `emulation`.
     @discardableResult
-    public func mount(at mountPath: String, ownsMountPath: Bool = false) throws -> ChrootSession {
+    public func mount(at mountPath: String, ownsMountPath: Bool = false, qemuBinary: String? = nil) throws -> ChrootSession {
         if let session { return session }
         guard let plan else { throw AttachError("cannot mount \(mountPath): no mount plan yet (call planMounts first)") }
         self.mountPath = mountPath
@@ -149,6 +151,7 @@ public final class MountedImage {
                     mountMessages = messages
                 }
                 try session.mountChrootMounts(plan.chrootMounts)
+                try session.planEmulation(qemuBinary: qemuBinary)
             } catch {
                 try? session.unmountAll()
                 throw error

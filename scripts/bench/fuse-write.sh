@@ -12,14 +12,7 @@ BIN=${QEMU_CHROOT:-$REPO/.build/release/qemu-chroot}
 RUNS=${RUNS:-3}
 MB=${MB:-512}
 OUT=$REPO/docs/benchmarks/fuse-write.md
-WORK=$(mktemp -d /tmp/qemu-chroot-bench-fuse.XXXXXX)
-trap 'rm -rf --one-file-system "$WORK"' EXIT
-cd "$WORK"
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-
-now() { date +%s.%N; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+source "$REPO/scripts/bench/lib.bash" fuse
 
 "$BIN" sample-image --size 1G disk.qcow2 > /dev/null
 qemu-img convert -O raw disk.qcow2 disk.raw

@@ -11,17 +11,10 @@ BIN=${QEMU_CHROOT:-$REPO/.build/release/qemu-chroot}
 [ -x "$BIN" ] || { echo "build first: swift build -c release" >&2; exit 1; }
 RUNS=${RUNS:-3}
 OUT=$REPO/docs/benchmarks/output.md
-WORK=$(mktemp -d /tmp/qemu-chroot-bench-output.XXXXXX)
-trap 'rm -rf --one-file-system "$WORK"' EXIT
-cd "$WORK"
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-
-now() { date +%s.%N; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+source "$REPO/scripts/bench/lib.bash" output
 elapsed() { local start; start=$(now); "$@" > /dev/null 2>&1; awk -v a="$start" -v b="$(now)" 'BEGIN { print b - a }'; }
 # The seconds of phase $2 in build log $1 ("    bench: write output done in 1.23s").
 phase() { grep -o "$2 done in [0-9.]*" "$1" | tail -1 | awk '{ print $NF }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 mibs() { awk -v bytes="$1" -v s="$2" 'BEGIN { printf "%.0f", bytes / 1048576 / s }'; }
 
 # The source: busybox userland plus /usr/share, ext4 in GPT partition 1, as qcow2.

@@ -24,7 +24,7 @@ struct BuildConcurrencyTests {
         HostThread.sleep(0.7)
         child.signal(SIGINT)
         let status = child.wait()
-        #expect(status == .exited(1))
+        #expect(status == .exited(130))
         #expect(!HostPath.exists(work.file("output-test")))
         #expect(CLI.leftovers(under: work.path).isEmpty, "\(CLI.leftovers(under: work.path))")
         #expect(try FileDigest.sha256(image) == before)
@@ -43,7 +43,7 @@ struct BuildConcurrencyTests {
         let child = try ChildProcess.spawn(CLI.binary, ["build", template], options: options)
         Poll.until(seconds: 60, interval: 0.05) { HostPath.exists(marker) || child.poll() != nil }
         child.signal(SIGTERM)
-        #expect(child.wait() == .exited(1))
+        #expect(child.wait() == .exited(130))
         #expect(Monotonic.now - begin < 30, "the host command was not stopped")
         #expect(!HostPath.exists(work.file("output-test")))
         #expect(CLI.leftovers(under: work.path).isEmpty, "\(CLI.leftovers(under: work.path))")

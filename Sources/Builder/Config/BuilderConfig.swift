@@ -14,7 +14,8 @@ public struct BuilderConfig: Sendable {
     public var imageName: String
     public var format: ImageFormat = .qcow2
     public var compression = false
-    public var compressionType: CompressionType = .zlib
+    /// zstd: about 5x less CPU than zlib for an output a fraction of a percent larger; qemu reads it since 5.1.
+    public var compressionType: CompressionType = .zstd
     public var devicePath: String?
     public var attach = "auto"
     public var mountPath = defaultMountPath

@@ -1,8 +1,11 @@
+import NBDCore
+
 /// What a build produced: Packer's artifact (id = the image path) plus its size and checksum.
 public struct Artifact: Sendable, Equatable {
     public static let builderID = "qemu-chroot"
     public let buildName: String
     public let path: String
+    public let format: ImageFormat
     public let size: UInt64
     public let sha256: String
 

@@ -5,8 +5,12 @@ final class StepArtifact: Step {
 
     func run(_ state: BuildState) throws {
         guard let path = state.outputPath else { throw BuildError("no output image was written") }
-        let artifact = Artifact(buildName: state.definition.name, path: path, size: try FileTree.fileSize(path),
-                                sha256: try FileDigest.sha256(path))
+        let size = try FileTree.fileSize(path)
+        let meter = ProgressMeter("hashing", total: size, log: state.output)
+        let sha256 = try FileDigest.sha256(path) { meter.update(done: $0) }
+        meter.finish()
+        let artifact = Artifact(buildName: state.definition.name, path: path, format: state.config.format, size: size,
+                                sha256: sha256)
         state.artifact = artifact
         state.succeeded = true
     }

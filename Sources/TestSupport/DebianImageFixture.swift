@@ -60,7 +60,7 @@ public enum DebianImageFixture {
         if !HostPath.exists(tarball) {
             let partial = "\(tarball).\(getpid()).partial"
             defer { unlink(partial) }
-            _ = try Command.check("mmdebstrap", ["--quiet", "--variant=minbase", source.suite, partial, source.mirror])
+            _ = try Command.check("mmdebstrap", ["--quiet", "--variant=minbase", "--format=tar", source.suite, partial, source.mirror])
             try syscall("rename", path: tarball) { rename(partial, tarball) }
         }
         let work = try PrivateDirectory.make("debian-building", in: ImageFixtures.cacheRoot)

@@ -59,7 +59,8 @@ struct SysprepCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var target: CustomizeTarget
 
-    @Option(name: .long, help: "Operations to run: names, or -NAME to drop one from the defaults (e.g. -logfiles).")
+    @Option(name: .long, parsing: .unconditional,
+            help: "Operations to run: names, or -NAME to drop one from the defaults (e.g. -logfiles).")
     var operations: String?
 
     @Flag(name: .customLong("list-operations"), help: "List the operations and exit.")

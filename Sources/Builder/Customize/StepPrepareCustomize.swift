@@ -24,9 +24,12 @@ final class StepPrepareCustomize: Step {
         if inPlace {
             state.overlayPath = source
             state.overlayFormat = chain.source.format
+            // The image is its own output: there is nothing to write afterwards.
+            state.outputPath = source
             state.output.debug("changing \(source) (\(chain.source.format.rawValue)) in place")
             return
         }
+        state.outputDirectory = config.outputDirectory
         let output = "\(state.outputDirectory)/\(config.imageName)"
         lock = try OutputDirectoryLock.acquire(output, runID: state.runID)
         if HostPath.exists(output) && !state.force {

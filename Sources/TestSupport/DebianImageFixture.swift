@@ -14,8 +14,12 @@ public enum DebianImageFixture {
         if let missing = Host.missing(programs: ["mmdebstrap", "mkfs.ext4", "tar"], root: true) { return missing }
         if HostPath.exists(cachedImage ?? "/nonexistent") { return nil }
         guard let source = aptSource() else { return "no Debian mirror in /etc/apt/sources.list(.d) to bootstrap from" }
+        // apt-helper cannot download to /dev/null (it links the result into place).
+        let scratch = try? TemporaryFileName.make("debian-release")
+        defer { scratch.map { _ = unlink($0) } }
         let probe = try? Command.run("/usr/lib/apt/apt-helper", ["-o", "Acquire::http::Timeout=10", "-o", "Acquire::Retries=0",
-                                                                 "download-file", "\(source.mirror)/dists/\(source.suite)/Release", "/dev/null"])
+                                                                 "download-file", "\(source.mirror)/dists/\(source.suite)/Release",
+                                                                 scratch ?? "/nonexistent/Release"])
         guard probe?.status.isSuccess == true else { return "the Debian archive named in /etc/apt is unreachable from here" }
         return nil
     }()
@@ -72,6 +76,14 @@ public enum DebianImageFixture {
         try FileTree.makeDirectories(directory)
         if rename("\(work)/image.raw", final) != 0 { throw SystemError("rename", path: final, errno: errno) }
         return final
+    }
+}
+
+/// A name in the temporary directory that nothing uses yet.
+enum TemporaryFileName {
+    static func make(_ prefix: String) throws -> String {
+        let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        return "\(base)/\(prefix).\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
     }
 }
 

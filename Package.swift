@@ -37,7 +37,8 @@ let package = Package(
             pkgConfig: "libnl-genl-3.0",
             providers: [.apt(["libnl-3-dev", "libnl-genl-3-dev"]), .yum(["libnl3-devel"])]
         ),
-        .target(name: "CNBD", dependencies: ["CLibNL"]),
+        // libcrypt (libxcrypt): password hashes for `customize --password`.
+        .target(name: "CNBD", dependencies: ["CLibNL"], linkerSettings: [.linkedLibrary("crypt")]),
         .target(
             name: "HostSystem",
             dependencies: ["CNBD", .product(name: "Logging", package: "swift-log")],

@@ -39,6 +39,22 @@ enum CLI {
         return "\(directory)/\(name)"
     }
 
+    /// `script` run by `qemu-chroot shell --read-only` in `image`: its `key=value` output lines, by key.
+    static func readBack(_ image: String, _ script: String, in directory: String) throws -> [String: String] {
+        let result = try run(["shell", "--read-only", image, "--", "/bin/sh", "-c", script], in: directory)
+        guard result.status.isSuccess else { throw BuildError("reading back \(image) failed: \(result.stderr)") }
+        return keyValues(result.stdout)
+    }
+
+    static func keyValues(_ output: String) -> [String: String] {
+        var values: [String: String] = [:]
+        for line in output.split(separator: "\n") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            values[String(line[..<eq])] = String(line[line.index(after: eq)...])
+        }
+        return values
+    }
+
     /// Loop devices, processes and mounts that still refer to `directory` after a build: must be none.
     static func leftovers(under directory: String) -> [String] {
         var found: [String] = []

@@ -47,6 +47,7 @@ public enum ProvisionerRunner: Sendable {
         case .shell(let shell): try ShellProvisioner(config: shell).run(context)
         case .file(let file): try FileProvisioner(config: file).run(context)
         case .shellLocal(let local): try ShellLocalProvisioner(config: local).run(context)
+        case .customize(let customize): try CustomizeProvisioner(config: customize).run(context)
         }
     }
 

@@ -5,9 +5,10 @@ public struct ProvisionerConfig: Sendable {
         case shell(ShellConfig)
         case file(FileConfig)
         case shellLocal(ShellLocalConfig)
+        case customize(CustomizeConfig)
     }
 
-    public static let supportedTypes = ["shell", "file", "shell-local"]
+    public static let supportedTypes = ["shell", "file", "shell-local", "customize"]
 
     public let index: Int
     public let type: String
@@ -49,6 +50,7 @@ public struct ProvisionerConfig: Sendable {
         case "shell": kind = .shell(ShellConfig.read(reader))
         case "file": kind = .file(FileConfig.read(reader))
         case "shell-local": kind = .shellLocal(ShellLocalConfig.read(reader))
+        case "customize": kind = .customize(CustomizeConfig.read(reader))
         default:
             problems.add("\(entry.location).type", "provisioner type \"\(entry.type)\" is not supported by the standalone runner; use packer build"
                 + Suggestion.phrase(for: entry.type, among: supportedTypes))

@@ -9,5 +9,6 @@ public struct Artifact: Sendable, Equatable {
     public let size: UInt64
     public let sha256: String
 
-    public var description: String { "\(path) (\(size) bytes, sha256 \(sha256))" }
+    /// `sha256` is empty for an image changed in place (`customize` without -o).
+    public var description: String { "\(path) (\(size) bytes\(sha256.isEmpty ? "" : ", sha256 \(sha256)"))" }
 }

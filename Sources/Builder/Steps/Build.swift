@@ -48,6 +48,14 @@ public enum Build {
 
     public static func run(_ definition: BuildPlan.BuildDefinition, options: Options, output: BuildOutput,
                            cancellation: Cancellation) -> BuildResult {
+        run(definition, steps: steps(for: definition.config, provision: options.provision), force: options.force,
+            output: output, cancellation: cancellation)
+    }
+
+    /// Runs `steps` as one build of `definition`, with its own run id and ledger record (`customize` and
+    /// `sysprep` bring their own first and last steps around the same attach, mount and provision steps).
+    static func run(_ definition: BuildPlan.BuildDefinition, steps: [Step], force: Bool, output: BuildOutput,
+                    cancellation: Cancellation) -> BuildResult {
         let ledger: RunLedger?
         do { ledger = try RunLedger() } catch {
             Log.warning("cannot record this run under \(RunLedger.defaultRoot) (\(error)); `qemu-chroot cleanup` will not know about it")
@@ -55,11 +63,11 @@ public enum Build {
         }
         defer { ledger?.finish() }
         let runID = ledger?.runID ?? String(UUID().uuidString.lowercased().prefix(8))
-        let state = BuildState(definition: definition, runID: runID, force: options.force, cancellation: cancellation,
+        let state = BuildState(definition: definition, runID: runID, force: force, cancellation: cancellation,
                                output: output, ledger: ledger)
         state.output.debug("run id \(runID)")
         do {
-            try StepRunner.run(steps(for: definition.config, provision: options.provision), state: state)
+            try StepRunner.run(steps, state: state)
             return BuildResult(name: definition.name, artifact: state.artifact, error: nil, timings: state.timings)
         } catch {
             state.output.error("build failed: \(error)")

@@ -20,6 +20,8 @@ public final class BuildState {
     public var workDirectory = ""
     /// prepare output: the qcow2 overlay over the read-only source, which the build writes.
     public var overlayPath = ""
+    /// prepare output: the overlay's format (`customize` without -o attaches the image itself, maybe raw).
+    public var overlayFormat: ImageFormat = .qcow2
     /// prepare output: what the source image is.
     public var sourceInfo: ImageInfo?
     /// attach: the attached overlay, its layout and the root volume planned; mount: mounted. Released by the

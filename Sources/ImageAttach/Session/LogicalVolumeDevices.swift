@@ -60,7 +60,7 @@ final class LogicalVolumeDevices {
             }
             return try attached.blockDevice(for: volume)
         }
-        try claimKernelPartitions(physicalVolumePartitions, group: group)
+        try claimKernelPartitions(physicalVolumePartitions)
         let base = try wholeDiskView()
         var targets: [DeviceMapper.Target] = [], start: UInt64 = 0
         for piece in pieces {
@@ -113,11 +113,12 @@ final class LogicalVolumeDevices {
         return (path, info.st_rdev)
     }
 
-    /// The kernel's own partitions of an nbd device that hold a PV of the image, opened O_EXCL: device-mapper
-    /// claims the devices a table uses, and a claim fails while we hold one, so the host's LVM cannot activate
-    /// the image's volume group on them. EBUSY here means it already did.
-    private func claimKernelPartitions(_ partitions: [Int], group: String) throws {
-        guard claims.isEmpty, attached.mode == .nbd || attached.mode == .nbdIoctl else { return }
+    /// The kernel's own partitions of an nbd device that hold a PV of the image (`partitions`), opened O_EXCL:
+    /// device-mapper claims the devices a table uses, and a claim fails while we hold one, so the host's LVM
+    /// cannot activate the image's volume groups on them. Called as soon as the layout is known, since the
+    /// kernel made them (and udev saw them) at attach; EBUSY here means the host's LVM was faster.
+    func claimKernelPartitions(_ partitions: [Int]) throws {
+        guard claims.isEmpty, deviceMapperMissing == nil, attached.mode == .nbd || attached.mode == .nbdIoctl else { return }
         let disk = try attached.blockDevice(number: 0, offset: 0, size: attached.disk.size)
         let diskName = String(disk.split(separator: "/").last ?? "")
         for number in Set(partitions).sorted() where number > 0 {
@@ -131,8 +132,8 @@ final class LogicalVolumeDevices {
                 let holders = BlockSysfs.holders(of: name)
                 throw AttachError("/dev/\(name), the image's LVM physical volume, is already in use"
                     + (holders.isEmpty ? "" : " by \(holders.joined(separator: ", "))")
-                    + ": the host's LVM activated the image's volume group \(group); deactivate it (vgchange -an with "
-                    + "--select vg_uuid=…) and set event_activation = 0 or a devices filter in lvm.conf for nbd devices")
+                    + ": the host's LVM activated a volume group of the image; deactivate it (vgchange -an --select "
+                    + "vg_uuid=…) and keep the host's LVM off nbd devices (a global_filter in lvm.conf) before trying again")
             }
         }
     }

@@ -67,6 +67,8 @@ public final class MountedImage {
     public func readLayout() throws -> DiskLayout {
         let layout = try DiskLayout.read(from: attached.disk)
         self.layout = layout
+        let physicalVolumes = LVMScan.scan(layout, disk: attached.disk).physicalVolumes
+        if !physicalVolumes.isEmpty { try logicalVolumeDevices().claimKernelPartitions(physicalVolumes.map(\.partitionNumber)) }
         return layout
     }
 
@@ -101,8 +103,7 @@ public final class MountedImage {
     public func planMounts(mountPartition: Int?, rootOptions: [String] = [], tree: FilesystemTreeOptions = .init(),
                            chrootMounts: [ChrootMount] = ChrootMount.defaults) throws -> MountPlan {
         let layout = try self.layout ?? readLayout()
-        let lvm = logicalVolumes ?? LogicalVolumeDevices(attached: attached, ledger: ledger, readOnly: readOnly)
-        logicalVolumes = lvm
+        let lvm = logicalVolumeDevices()
         let volumes = try ImageVolumes.read(layout, disk: attached.disk, mapsSegments: lvm.deviceMapperMissing == nil)
         self.volumes = volumes
         let candidates = try rootCandidates(layout, volumes: volumes, mountPartition: mountPartition, tree: tree)
@@ -125,6 +126,13 @@ public final class MountedImage {
         let named = try volumes.resolve(request.fstabSpec).mapError { AttachError("image_mounts: \($0)") }.get()
         guard let volume = volumes.mountable(named) else { throw AttachError("image_mounts: \(named) cannot be mounted as root") }
         return RootCandidates(settled: (RootCandidate(volume: volume), "image_mounts names \(request.spec) for /"), candidates: [])
+    }
+
+    private func logicalVolumeDevices() -> LogicalVolumeDevices {
+        if let logicalVolumes { return logicalVolumes }
+        let made = LogicalVolumeDevices(attached: attached, ledger: ledger, readOnly: readOnly)
+        logicalVolumes = made
+        return made
     }
 
     /// A block device holding exactly `volume`: the attachment's own for a partition or the whole disk, one of

@@ -4,6 +4,13 @@ set -eu
 cd "$VMTEST_REPO"
 modprobe nbd
 modprobe loop  # the BLKPG-on-loop tests run here too, on a kernel with partition parsers
+modprobe dm_mod  # device-mapper, for LVM logical volumes (tests/vm/lvm-udev.sh)
+# udev, as on users' hosts: it opens and probes every new nbd/loop/dm device, and lvm2's rules (69-lvm.rules) can
+# activate an attached image's VG. Every test below runs with it.
+/lib/systemd/systemd-udevd --daemon
+udevadm trigger --action=add >/dev/null 2>&1 || true
+udevadm settle --timeout=120 || echo "in-guest: udevadm settle timed out"
+echo "in-guest: systemd-udevd running (pid $(pidof systemd-udevd)), lvm2 rules: $(ls /lib/udev/rules.d | grep -c lvm)"
 echo "in-guest: nbd loaded (nbds_max=$(cat /sys/module/nbd/parameters/nbds_max), max_part=$(cat /sys/module/nbd/parameters/max_part))"
 BUNDLE=$(ls -d .build/debug/*PackageTests.xctest | head -1)
 # One at a time: the tests share the nbd driver and some images.
@@ -62,3 +69,6 @@ EOJ
 else
   echo "in-guest: qemu-chroot shell is not in this build; skipping the CLI run"
 fi
+
+# The LVM layout through device-mapper under udev (needs the CLI, like the block above).
+if [ -x .build/debug/qemu-chroot ] && [ -f "$VMTEST_WORK/lvm.qcow2" ]; then . tests/vm/lvm-udev.sh; fi

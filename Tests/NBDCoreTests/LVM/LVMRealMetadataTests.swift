@@ -54,7 +54,7 @@ import TestSupport
         }
         func key(_ row: [String: String]) -> String { (row["lv_name"] ?? "") + "/" + (row["seg_start_pe"] ?? "") }
         #expect(ours.sorted { key($0) < key($1) } == lvs.sorted { key($0) < key($1) })
-        #expect(group.logicalVolume("data")?.unsupportedKind == "2 segments")
+        #expect(group.logicalVolume("data")?.unsupportedKind == "linear in 2 segments")
 
         let root = try #require(group.logicalVolume("root"))
         let range = try scan.diskRange(group: group, volume: root)
@@ -62,7 +62,7 @@ import TestSupport
         #expect(range.size == 12 << 20)
         let swap = try scan.diskRange(group: group, volume: try #require(group.logicalVolume("swap")))
         #expect(swap.offset == range.offset + (15 << 20))
-        #expect(throws: LayoutError("LVM logical volume \(vg)/data is of unsupported kind 2 segments")) {
+        #expect(throws: LayoutError("LVM logical volume \(vg)/data is of unsupported kind linear in 2 segments")) {
             try scan.diskRange(group: group, volume: try #require(group.logicalVolume("data")))
         }
     }

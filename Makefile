@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DOC_TARGETS = NBDCore HostSystem ImageLayout NBDProtocol QemuTools ImageMount ImageAttach Builder PackerRPC
 
-.PHONY: setup build test vm-test bench demo clean docs embed-check
+.PHONY: setup build test vm-test bench demo clean docs embed-check release
 
 setup:
 	bash scripts/setup
@@ -40,3 +40,7 @@ bench: setup
 vm-test: setup
 	$(SWIFT) build --build-tests
 	bash scripts/vm-nbd test
+
+# The Packer plugin as a GitHub release for `packer init` (dist/: the zip and its SHA256SUMS; scripts/release).
+release: setup
+	bash scripts/release

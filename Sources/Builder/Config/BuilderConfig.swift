@@ -135,8 +135,14 @@ public struct BuilderConfig: Sendable {
                 reader.problem("disk_size", "\(error)")
             }
         }
-        reader.finish()
+        reader.finish(equivalents: amazonChrootEquivalents)
         return config
     }
+
+    /// amazon-chroot's keys that have an equivalent here, for users bringing its templates.
+    static let amazonChrootEquivalents = [
+        "root_volume_size": " (amazon-chroot's); the equivalent here is \"disk_size\" (a size such as \"8G\"; a bare number is MiB, not GiB)",
+        "nvme_device_path": " (amazon-chroot's); the equivalent here is \"device_path\"",
+    ]
 }
 

@@ -134,10 +134,11 @@ public final class OptionReader {
     }
 
     /// Reports every key no accessor asked for. Packer's own `packer_*` keys (sent by Packer to plugins)
-    /// are accepted silently.
-    public func finish() {
+    /// are accepted silently. `equivalents` maps another builder's key to the words that name ours (a
+    /// spelling did-you-mean cannot find `disk_size` from `root_volume_size`).
+    public func finish(equivalents: [String: String] = [:]) {
         for (key, _) in options where !known.contains(key) && !key.hasPrefix("packer_") {
-            problem(key, "unknown option" + Suggestion.phrase(for: key, among: known))
+            problem(key, "unknown option" + (equivalents[key] ?? Suggestion.phrase(for: key, among: known)))
         }
     }
 }

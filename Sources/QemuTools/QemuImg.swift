@@ -13,16 +13,26 @@ public enum QemuImg {
         try Command.check("qemu-img", ["resize", "-q", "-f", "qcow2", image, String(bytes)])
     }
 
-    /// Flattens `source` (with its backing chain) into a standalone `destination` of `format`.
+    /// Flattens `source` (with its backing chain) into a standalone `destination` of `format`; `options` are
+    /// the user's extra convert arguments (`qemu_img_args`), placed before the file names.
     /// Stopped (TERM, then KILL) when `cancellation` fires: a large image takes a while.
-    public static func convert(_ source: String, to destination: String, format: ImageFormat,
-                               compression: CompressionType?, cancellation: Cancellation) throws {
+    public static func convert(_ source: String, to destination: String, format: OutputFormat,
+                               compression: CompressionType?, options: [String] = [], cancellation: Cancellation) throws {
         var arguments = ["convert", "-q", "-f", "qcow2", "-O", format.rawValue]
         if let compression {
             arguments += ["-c", "-o", "compression_type=\(compression.rawValue)"]
         }
-        try CancellableCommand.check("qemu-img", arguments + [source, destination], cancellation: cancellation)
+        try CancellableCommand.check("qemu-img", arguments + options + [source, destination], cancellation: cancellation)
     }
+}
+
+/// The formats a build can write (qemu-img convert -O): the two we attach, plus VMware's, Hyper-V's and
+/// Virtual PC's (`vpc`, the .vhd format Azure takes).
+public enum OutputFormat: String, CaseIterable, Sendable {
+    case qcow2, raw, vmdk, vhdx, vpc
+
+    /// The default image name's extension.
+    public var fileExtension: String { self == .vpc ? "vhd" : rawValue }
 }
 
 /// qcow2's compression algorithms (`qemu-img convert -c -o compression_type=`).

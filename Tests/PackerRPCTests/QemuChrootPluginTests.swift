@@ -38,12 +38,12 @@ private final class RecordingUi: PluginUi {
     @Test func prepareReportsEveryProblemAndDeclaresGeneratedVariables() {
         let plugin = QemuChrootPlugin()
         let bad = plugin.prepare([
-            .object(["format": "vmdk", "mount_partitoin": .float(2)]),
+            .object(["format": "vdi", "mount_partitoin": .float(2)]),
             .object(["packer_build_name": "b", "packer_builder_type": "qemu-chroot", "packer_force": .bool(false)]),
         ])
         let message = bad.error ?? ""
         #expect(message.contains("b.source_image: is required"))
-        #expect(message.contains("b.format: \"vmdk\" is not one of qcow2, raw"))
+        #expect(message.contains("b.format: \"vdi\" is not one of qcow2, raw, vmdk, vhdx, vpc"))
         #expect(message.contains("did you mean \"mount_partition\""))
         let directory = try! TemporaryDirectory()
         let image = directory.file("source.raw")

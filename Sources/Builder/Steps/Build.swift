@@ -20,6 +20,8 @@ public enum Build {
         /// Provisioning done by the caller instead of the template's provisioners: the Packer plugin hands
         /// the communicator to Packer's provisioner hook here. The state tells it the device, mount path...
         public var provision: (@Sendable (Communicator, BuildState) throws -> Void)?
+        /// This run's PACKER_RUN_UUID (the manifest post-processor records it).
+        public var runUUID = UUID().uuidString.lowercased()
         public init() {}
     }
 
@@ -60,7 +62,18 @@ public enum Build {
         state.output.debug("run id \(runID)")
         do {
             try StepRunner.run(steps(for: definition.config, provision: options.provision), state: state)
-            return BuildResult(name: definition.name, artifact: state.artifact, error: nil, timings: state.timings)
+            guard let image = state.artifact, !definition.postProcessors.isEmpty else {
+                return BuildResult(name: definition.name, artifact: state.artifact, error: nil, timings: state.timings)
+            }
+            let outcome = PostProcessing.run(definition.postProcessors, on: image, definition: definition,
+                                             environment: PostProcessorEnvironment(runUUID: options.runUUID, force: options.force),
+                                             log: state.output, cancellation: cancellation)
+            for artifact in outcome.artifacts where artifact.builderID != Artifact.builderID {
+                state.output.message("post-processor artifact: \(artifact.files.joined(separator: ", "))")
+            }
+            let error = outcome.errors.isEmpty ? nil : BuildError(outcome.errors.joined(separator: "; "))
+            if let error { state.output.error("\(error)") }
+            return BuildResult(name: definition.name, artifact: outcome.keptBuildArtifact ? image : nil, error: error, timings: state.timings)
         } catch {
             state.output.error("build failed: \(error)")
             return BuildResult(name: definition.name, artifact: nil, error: error, timings: state.timings)
@@ -70,7 +83,8 @@ public enum Build {
     static func steps(for config: BuilderConfig, provision: ((Communicator, BuildState) throws -> Void)?) -> [Step] {
         let attach = StepAttach(), mount = StepMount(), copyFiles = StepCopyFiles()
         // Steps with nothing to do are left out, so every line printed is work done.
-        var steps: [Step] = [StepPrepareOutput(), attach]
+        var steps: [Step] = config.source == nil ? [] : [StepFetchSource()]
+        steps += [StepPrepareOutput(), attach]
         if !config.preMountCommands.isEmpty { steps.append(StepHostCommands(.preMount)) }
         steps.append(mount)
         if config.diskSize != nil { steps.append(StepGrowFilesystem()) }

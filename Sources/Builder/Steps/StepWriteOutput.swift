@@ -16,7 +16,7 @@ final class StepWriteOutput: Step {
         let compression = config.compression ? config.compressionType : nil
         state.output.debug("qemu-img convert to \(config.format.rawValue)" + (compression.map { ", compressed with \($0.rawValue)" } ?? ", uncompressed"))
         try QemuImg.convert(state.overlayPath, to: partial, format: config.format, compression: compression,
-                            cancellation: state.cancellation)
+                            options: config.convertArguments, cancellation: state.cancellation)
         try FileTree.sync(partial)
         try syscall("rename", path: final) { rename(partial, final) }
         partialPath = nil

@@ -96,6 +96,15 @@ public final class OptionReader {
         return result
     }
 
+    /// `only` or `except`: names of the template's builders, each checked against `builderNames`.
+    public func builderNames(_ key: String, among builderNames: [String]) -> [String] {
+        let names = strings(key) ?? []
+        for name in names where !builderNames.contains(name) {
+            problem(key, "no builder is named \"\(name)\"" + Suggestion.phrase(for: name, among: builderNames))
+        }
+        return names
+    }
+
     public func ints(_ key: String) -> [Int]? {
         guard let value = value(key) else { return nil }
         guard case .array(let items) = value else {

@@ -3,12 +3,14 @@ import Glibc
 /// A host program run to completion unless the build is cancelled first (then TERM, a grace period,
 /// KILL). Its stderr goes to an unlinked temporary file, read for the error message.
 public enum CancellableCommand {
-    public static func check(_ executable: String, _ arguments: [String], cancellation: Cancellation) throws {
+    /// `stdout`: a descriptor for the program's output (a decompressor writing the file), else inherited.
+    public static func check(_ executable: String, _ arguments: [String], stdout: Int32 = -1, cancellation: Cancellation) throws {
         let errors = try TemporaryFile.anonymous("qemu-chroot-stderr")
         let fd = errors.rawValue
         defer { try? errors.close() }
         var options = SpawnOptions()
         options.stderr = fd
+        options.stdout = stdout
         options.newProcessGroup = true
         let child = try ChildProcess.spawn(executable, arguments, options: options)
         // On the cancelling thread: TERM, up to 5 s, then KILL; wait() below sees the reaped status.

@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DOC_TARGETS = NBDCore HostSystem ImageLayout NBDProtocol QemuTools ImageMount ImageAttach Builder PackerRPC
 
-.PHONY: setup build test vm-test bench demo clean docs embed-check cross-arch-debian
+.PHONY: setup build test vm-test bench demo clean docs embed-check cross-arch-debian release
 
 setup:
 	bash scripts/setup
@@ -45,3 +45,7 @@ vm-test: setup
 cross-arch-debian: setup
 	$(SWIFT) build
 	bash scripts/cross-arch-debian
+
+# The Packer plugin as a GitHub release for `packer init` (dist/: the zip and its SHA256SUMS; scripts/release).
+release: setup
+	bash scripts/release

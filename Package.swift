@@ -22,7 +22,9 @@ let package = Package(
         .library(name: "Builder", targets: ["Builder"]),
         .library(name: "PackerRPC", targets: ["PackerRPC"]),
         .executable(name: "qemu-chroot", targets: ["qemu-chroot"]),
-        .executable(name: "packer-builder-qemu-chroot", targets: ["packer-builder-qemu-chroot"]),
+        // The Packer plugin binary users install (Packer 1.7+ loads only this multi-component name; for 1.6.x it
+        // is also installed as packer-builder-qemu-chroot, see docs/packer-plugin.md).
+        .executable(name: "packer-plugin-qemu-chroot", targets: ["packer-builder-qemu-chroot"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -16,8 +16,13 @@ public struct ProvisionerContext: Sendable {
     }
 
     /// Environment every script gets, as Packer sets it.
+    var packerEnvironment: [(name: String, value: String)] { template.packerEnvironment }
+}
+
+extension TemplateContext {
+    /// Environment every script gets, as Packer sets it.
     var packerEnvironment: [(name: String, value: String)] {
-        [("PACKER_BUILD_NAME", template.buildName), ("PACKER_BUILDER_TYPE", template.buildType)]
+        [("PACKER_BUILD_NAME", buildName), ("PACKER_BUILDER_TYPE", buildType)]
     }
 }
 

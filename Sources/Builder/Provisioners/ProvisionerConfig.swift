@@ -32,13 +32,8 @@ public struct ProvisionerConfig: Sendable {
                             problems: ProblemList) -> ProvisionerConfig? {
         let reader = OptionReader(location: entry.location, options: entry.options, context: context, problems: problems)
         _ = reader.value("type")
-        let only = reader.strings("only") ?? []
-        let except = reader.strings("except") ?? []
-        for (key, names) in [("only", only), ("except", except)] {
-            for name in names where !builderNames.contains(name) {
-                reader.problem(key, "no builder is named \"\(name)\"" + Suggestion.phrase(for: name, among: builderNames))
-            }
-        }
+        let only = reader.builderNames("only", among: builderNames)
+        let except = reader.builderNames("except", among: builderNames)
         let pause = reader.string("pause_before").flatMap { duration($0, "pause_before", reader) } ?? 0
         let timeout = reader.string("timeout").flatMap { duration($0, "timeout", reader) } ?? 0
         let retries = reader.int("max_retries") ?? 0

@@ -12,6 +12,9 @@ public final class BuildState {
     /// What this run holds, recorded so `qemu-chroot cleanup` can release it after a kill -9.
     public let ledger: RunLedger?
 
+    /// fetch source: the local file the overlay reads (in the cache for a URL or compressed source); empty
+    /// when the source image is used where it is.
+    public var sourcePath = ""
     /// prepare output: the output directory, and whether this build created it (then a failure removes it).
     public var outputDirectory = ""
     public var createdOutputDirectory = false

@@ -16,7 +16,7 @@ final class StepPrepareOutput: Step {
         let config = state.config
         let directory = HostPath.absolute(config.outputDirectory)
         state.outputDirectory = directory
-        let source = HostPath.absolute(config.sourceImage)
+        let source = HostPath.absolute(state.sourcePath.isEmpty ? config.sourceImage : state.sourcePath)
         // -force empties the output directory: never when the source image lives in it.
         if let real = HostPath.resolved(source), let outputReal = HostPath.resolved(directory), real.hasPrefix(outputReal + "/") {
             throw BuildError("the source image \(source) is inside the output directory \(directory); choose another output_directory")

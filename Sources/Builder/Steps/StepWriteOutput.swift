@@ -18,7 +18,7 @@ final class StepWriteOutput: Step {
         let meter = ProgressMeter(compression == nil ? "writing output" : "writing compressed output",
                                   total: try ImageProbe.probe(path: state.overlayPath).virtualSize, log: state.output)
         try QemuImg.convert(state.overlayPath, to: partial, format: config.format, compression: compression,
-                            cancellation: state.cancellation) { meter.update(fraction: $0) }
+                            options: config.convertArguments, cancellation: state.cancellation) { meter.update(fraction: $0) }
         meter.finish()
         try FileTree.sync(partial)
         try syscall("rename", path: final) { rename(partial, final) }

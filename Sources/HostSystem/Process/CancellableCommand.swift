@@ -4,10 +4,11 @@ import Glibc
 /// A host program run to completion unless the build is cancelled first (then TERM, a grace period,
 /// KILL). Its stderr goes to an unlinked temporary file, read for the error message.
 public enum CancellableCommand {
-    /// `stdout`, when given, receives the program's output as it comes (qemu-img's `-p` progress);
-    /// otherwise stdout is /dev/null.
-    public static func check(_ executable: String, _ arguments: [String], cancellation: Cancellation,
-                             stdout: ((ArraySlice<UInt8>) -> Void)? = nil) throws {
+    /// `stdoutFile`: a descriptor that receives the program's output (a decompressor writing the file).
+    /// `stdout`, when given instead, receives the output as it comes (qemu-img's `-p` progress).
+    /// With neither, stdout is inherited.
+    public static func check(_ executable: String, _ arguments: [String], stdoutFile: Int32 = -1,
+                             cancellation: Cancellation, stdout: ((ArraySlice<UInt8>) -> Void)? = nil) throws {
         let errors = try TemporaryFile.anonymous("qemu-chroot-stderr")
         let fd = errors.rawValue
         defer { try? errors.close() }
@@ -16,7 +17,7 @@ public enum CancellableCommand {
         defer { if outPipe[0] >= 0 { close(outPipe[0]) } }
         var options = SpawnOptions()
         options.stderr = fd
-        options.stdout = outPipe[1]
+        options.stdout = stdout != nil ? outPipe[1] : stdoutFile
         options.newProcessGroup = true
         let child: ChildProcess
         do { child = try ChildProcess.spawn(executable, arguments, options: options) } catch {

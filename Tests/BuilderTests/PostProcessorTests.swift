@@ -42,7 +42,7 @@ struct PostProcessorTests {
     }
 
     func run(_ definition: BuildPlan.BuildDefinition, uuid: String = "run-1", force: Bool = false) -> PostProcessing.Outcome {
-        let artifact = Artifact(buildName: definition.name, path: image, size: UInt64(content.count), sha256: "")
+        let artifact = Artifact(buildName: definition.name, path: image, format: .qcow2, size: UInt64(content.count), sha256: "")
         return PostProcessing.run(definition.postProcessors, on: artifact, definition: definition,
                                   environment: PostProcessorEnvironment(runUUID: uuid, force: force),
                                   log: BuildLog(output: BuildOutput { _ in }, target: definition.name), cancellation: Cancellation())

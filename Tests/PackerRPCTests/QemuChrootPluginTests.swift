@@ -78,7 +78,7 @@ private final class RecordingUi: PluginUi {
     /// What Packer's internal/hcp/registry decodes (mapstructure into []registryimage.Image): without it a
     /// build with HCP Packer enabled fails with "No HCP Packer-compatible artifacts were found".
     @Test func artifactStateHasHCPPackerImageMetadata() throws {
-        let artifact = ImageArtifact(Artifact(buildName: "b", path: "/srv/out/disk.qcow2", size: 42, sha256: "ab"),
+        let artifact = ImageArtifact(Artifact(buildName: "b", path: "/srv/out/disk.qcow2", format: .qcow2, size: 42, sha256: "ab"),
                                      generatedData: ["Device": "/dev/loop1"], sourceImage: "/srv/base.qcow2", format: "qcow2")
         let images = try #require(artifact.state("par.artifact.metadata").arrayValue)
         #expect(images.count == 1)

@@ -75,7 +75,7 @@ public enum Customize {
         var config = BuilderConfig(buildName: request.name, sourceImage: request.image,
                                    outputDirectory: target.map(PathName.parent) ?? "",
                                    imageName: target.map(PathName.base) ?? "")
-        config.format = format
+        config.format = OutputFormat(rawValue: format.rawValue) ?? .qcow2  // every ImageFormat is an OutputFormat
         config.compression = request.compress
         config.attach = request.attach
         config.allowBackingFile = request.allowBackingFile

@@ -120,7 +120,7 @@ enum PostProcessorRunner {
                 let output = try FileDescriptor.open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o644)
                 defer { try? output.close() }
                 try CancellableCommand.check(compressor[0], Array(compressor.dropFirst()) + ["-c", "--", input.files[0]],
-                                             stdout: output.rawValue, cancellation: cancellation)
+                                             stdoutFile: output.rawValue, cancellation: cancellation)
             }
         } catch {
             unlink(target)

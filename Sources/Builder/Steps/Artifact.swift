@@ -5,7 +5,7 @@ public struct Artifact: Sendable, Equatable {
     public static let builderID = "qemu-chroot"
     public let buildName: String
     public let path: String
-    public let format: ImageFormat
+    public let format: OutputFormat
     public let size: UInt64
     public let sha256: String
 

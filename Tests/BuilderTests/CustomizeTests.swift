@@ -107,6 +107,28 @@ struct CustomizeTests {
         #expect(values["keycount"] == "1", "injecting the same key twice adds it once")
     }
 
+    @Test func commandsFromFileAndARandomPassword() throws {
+        try writeFile(work.file("ops"), """
+            # one operation per line, as virt-customize reads them
+            write /etc/shadow:root:*:19000:0:99999:7:::
+
+            root-password random
+            run-command echo continued \\
+              line > /from-file
+            """)
+        let output = work.file("fromfile.qcow2")
+        let result = try customize(["-a", image, "-o", output, "--json", "--commands-from-file", work.file("ops")])
+        expectSuccess(result)
+        let password = try #require(result.stdout.split(separator: "\n").first { $0.contains(#""password": "#) }
+            .map { String($0.split(separator: "\"")[3]) })
+        #expect(password.count == 16)
+        #expect(!result.stderr.contains(password), "a random password is shown in the result only")
+        let values = try readBack(output, #"echo "root=$(grep ^root: /etc/shadow | cut -d: -f2)"; echo "file=$(cat /from-file)""#)
+        #expect(PasswordHash.verify(password, against: values["root"] ?? ""))
+        #expect(values["root"]?.hasPrefix("$6$") == true, "SHA-512 by default")
+        #expect(values["file"] == "continued line")
+    }
+
     @Test func firstbootWithSystemdIsAnEnabledUnitAndRcLocalWithout() throws {
         try writeFile(work.file("boot.sh"), "#!/bin/sh\necho booted\n", mode: 0o755)
         let systemd = work.file("systemd.qcow2"), plain = work.file("plain.qcow2")

@@ -154,6 +154,19 @@ struct CustomizeTests {
         #expect(rc["unit"] == "absent")
     }
 
+    @Test func selinuxRelabelMarksTheImageOnlyWhenItHasSELinux() throws {
+        let without = work.file("noselinux.qcow2"), with = work.file("selinux.qcow2")
+        let plain = try customize(["-a", image, "-o", without, "--selinux-relabel"])
+        expectSuccess(plain)
+        #expect(plain.stdout.contains("nothing to relabel"))
+        // The busybox image has no setfiles: the relabel is left to the first boot.
+        expectSuccess(try customize(["-a", image, "-o", with, "--write", "/etc/selinux/config:SELINUX=enforcing\nSELINUXTYPE=targeted\n",
+                                     "--selinux-relabel"]))
+        let check = #"test -e /.autorelabel && echo autorelabel=yes || echo autorelabel=no"#
+        #expect(try readBack(without, check)["autorelabel"] == "no")
+        #expect(try readBack(with, check)["autorelabel"] == "yes")
+    }
+
     @Test func inPlaceOnQcow2AndRaw() throws {
         for format in ["qcow2", "raw"] {
             let copy = try CLI.sampleImage(in: work.path, name: "inplace.\(format)", extra: ["--format", format])

@@ -44,7 +44,7 @@ struct CustomizeProvisioner {
         let q = ImageShell.quote
         switch operation {
         case .runCommand(let command):
-            try shell.run(command, for: what)
+            try shell.run(command, for: what, exitOnError: false)
         case .run(let script):
             let remote = "/tmp/qemu-chroot-run-\(UInt32.random(in: 0...UInt32.max)).sh"
             try shell.context.communicator.upload(.file(script), to: remote, mode: 0o755)

@@ -9,14 +9,19 @@ struct CustomizeCommand: ParsableCommand {
         commandName: "customize",
         abstract: "Change an image with virt-customize's operations, in one attach, without booting it.",
         discussion: """
-            Operations run in the order given, in the image's chroot (docs/customize.md):
-              --run-command CMD  --run SCRIPT  --upload FILE:DEST  --copy-in LOCALPATH:REMOTEDIR
-              --write FILE:CONTENT  --append-line FILE:LINE  --mkdir DIR  --delete PATH  --move SRC:DEST
-              --link TARGET:LINK[:LINK...]  --chmod MODE:FILE  --touch FILE  --truncate FILE
-              --install PKG,...  --uninstall PKG,...  --update  --hostname NAME  --timezone TZ
-              --root-password SELECTOR  --password USER:SELECTOR  (password:PW, file:FILE, random, disabled)
-              --ssh-inject USER[:file:KEY.pub|:string:KEY]  --firstboot-command CMD  --firstboot SCRIPT
-              --selinux-relabel  --commands-from-file FILE
+            Operations, run in the order given in the image's chroot (docs/customize.md):
+              --run-command CMD, --run SCRIPT
+              --upload FILE:DEST, --copy-in LOCALPATH:REMOTEDIR
+              --write FILE:CONTENT, --append-line FILE:LINE
+              --mkdir DIR, --delete PATH, --move SRC:DEST, --link TARGET:LINK[:LINK...]
+              --chmod MODE:FILE, --touch FILE, --truncate FILE
+              --install PKG,..., --uninstall PKG,..., --update
+              --hostname NAME, --timezone TZ
+              --root-password SELECTOR, --password USER:SELECTOR
+                (SELECTOR: password:PW, file:FILE, random or disabled)
+              --ssh-inject USER[:file:KEY.pub|:string:KEY]
+              --firstboot-command CMD, --firstboot SCRIPT
+              --selinux-relabel, --commands-from-file FILE
             Without -o the image is changed in place; with -o the input is never written.
             """)
 

@@ -6,10 +6,10 @@ import NBDCore
 /// The options `customize` and `sysprep` share: which image, where the result goes, how to run. Values
 /// are strings checked by `request`, so a bad one is one line naming the flag, not a usage screen.
 struct CustomizeTarget: ParsableArguments {
-    @Option(name: .customShort("a"), help: "The disk image (qcow2 or raw). Changed in place unless -o is given.")
+    @Option(name: .customShort("a"), help: ArgumentHelp("The disk image (qcow2 or raw). Changed in place unless -o is given.", valueName: "image"))
     var image: String?
 
-    @Option(name: .customShort("o"), help: "Write the result here instead; the input is never written, the output is complete or absent.")
+    @Option(name: .customShort("o"), help: ArgumentHelp("Write the result here instead; the input is never written, the output is complete or absent.", valueName: "output"))
     var output: String?
 
     @Option(name: .long, help: "Output format with -o: qcow2 or raw (default: the input's).")

@@ -42,7 +42,8 @@ struct CustomizeTests {
             "--touch", "/opt/a/t", "--write", "/opt/a/big:xxxx", "--truncate", "/opt/a/big",
             "--chmod", "0600:/opt/a/f", "--link", "/opt/a/f:/opt/a/l1:/opt/a/l2",
             "--write", "/opt/a/m1:moved", "--move", "/opt/a/m1:/opt/a/m2", "--write=/opt/a/gone:x", "--delete", "/opt/a/gone",
-            "--run-command", "echo cmd > /opt/a/cmd", "--run", work.file("script.sh"),
+            "--run-command", "echo cmd > /opt/a/cmd", "--run-command", "false; echo lenient > /opt/a/lenient",
+            "--run", work.file("script.sh"),
             "--hostname", "web1.example.com",
             "--mkdir", "/usr/share/zoneinfo/Europe", "--touch", "/usr/share/zoneinfo/Europe/Berlin", "--timezone", "Europe/Berlin",
         ])
@@ -54,7 +55,7 @@ struct CustomizeTests {
             test -f /opt/a/t && echo touched=yes; echo "big=$(stat -c %s /opt/a/big)"
             echo "l1=$(readlink /opt/a/l1)"; echo "l2=$(readlink /opt/a/l2)"
             test -e /opt/a/m1 || echo "m2=$(cat /opt/a/m2)"; test -e /opt/a/gone || echo deleted=yes
-            echo "cmd=$(cat /opt/a/cmd)"; echo "script=$(cat /script-ran)"; ls /tmp | grep -q qemu-chroot-run || echo runclean=yes
+            echo "cmd=$(cat /opt/a/cmd)"; echo "lenient=$(cat /opt/a/lenient)"; echo "script=$(cat /script-ran)"; ls /tmp | grep -q qemu-chroot-run || echo runclean=yes
             echo "hostname=$(cat /etc/hostname)"; echo "hosts=$(grep -c 'web1.example.com' /etc/hosts)"
             echo "localtime=$(readlink /etc/localtime)"
             """)
@@ -69,6 +70,7 @@ struct CustomizeTests {
         #expect(values["m2"] == "moved")
         #expect(values["deleted"] == "yes")
         #expect(values["cmd"] == "cmd")
+        #expect(values["lenient"] == "lenient", "--run-command runs as sh -c does, without set -e")
         #expect(values["script"] == "ran")
         #expect(values["runclean"] == "yes")
         #expect(values["hostname"] == "web1.example.com")
@@ -107,6 +109,28 @@ struct CustomizeTests {
         #expect(values["keycount"] == "1", "injecting the same key twice adds it once")
     }
 
+    @Test func commandsFromFileAndARandomPassword() throws {
+        try writeFile(work.file("ops"), """
+            # one operation per line, as virt-customize reads them
+            write /etc/shadow:root:*:19000:0:99999:7:::
+
+            root-password random
+            run-command echo continued \\
+              line > /from-file
+            """)
+        let output = work.file("fromfile.qcow2")
+        let result = try customize(["-a", image, "-o", output, "--json", "--commands-from-file", work.file("ops")])
+        expectSuccess(result)
+        let password = try #require(result.stdout.split(separator: "\n").first { $0.contains(#""password": "#) }
+            .map { String($0.split(separator: "\"")[3]) })
+        #expect(password.count == 16)
+        #expect(!result.stderr.contains(password), "a random password is shown in the result only")
+        let values = try readBack(output, #"echo "root=$(grep ^root: /etc/shadow | cut -d: -f2)"; echo "file=$(cat /from-file)""#)
+        #expect(PasswordHash.verify(password, against: values["root"] ?? ""))
+        #expect(values["root"]?.hasPrefix("$6$") == true, "SHA-512 by default")
+        #expect(values["file"] == "continued line")
+    }
+
     @Test func firstbootWithSystemdIsAnEnabledUnitAndRcLocalWithout() throws {
         try writeFile(work.file("boot.sh"), "#!/bin/sh\necho booted\n", mode: 0o755)
         let systemd = work.file("systemd.qcow2"), plain = work.file("plain.qcow2")
@@ -130,6 +154,19 @@ struct CustomizeTests {
         #expect(rc["rclocal"] == "1")
         #expect(rc["rcmode"] == "755")
         #expect(rc["unit"] == "absent")
+    }
+
+    @Test func selinuxRelabelMarksTheImageOnlyWhenItHasSELinux() throws {
+        let without = work.file("noselinux.qcow2"), with = work.file("selinux.qcow2")
+        let plain = try customize(["-a", image, "-o", without, "--selinux-relabel"])
+        expectSuccess(plain)
+        #expect(plain.stdout.contains("nothing to relabel"))
+        // The busybox image has no setfiles: the relabel is left to the first boot.
+        expectSuccess(try customize(["-a", image, "-o", with, "--write", "/etc/selinux/config:SELINUX=enforcing\nSELINUXTYPE=targeted\n",
+                                     "--selinux-relabel"]))
+        let check = #"test -e /.autorelabel && echo autorelabel=yes || echo autorelabel=no"#
+        #expect(try readBack(without, check)["autorelabel"] == "no")
+        #expect(try readBack(with, check)["autorelabel"] == "yes")
     }
 
     @Test func inPlaceOnQcow2AndRaw() throws {

@@ -58,6 +58,6 @@ cd "$REPO"
   echo
   printf '**qemu-chroot customize is %.1fx faster** than warm virt-customize.\n' "$RATIO"
   echo
-  echo "Phase breakdown of our last run: $PHASES."
+  echo "Phase breakdown of our last run: $PHASES. qemu-chroot binary: \`${BIN#$REPO/}\`."
 } > "$OUT"
 cat "$OUT"

@@ -60,7 +60,8 @@ public struct CustomizeArguments {
     }
 
     /// One operation per line, as virt-customize reads `--commands-from-file`: `name argument`; blank
-    /// lines and `#` comments are skipped, a line ending in `\` continues on the next.
+    /// lines and `#` comments are skipped, a line ending in `\` is joined with the next (the backslash and
+    /// the newline removed, so `install a,\` + `b` is `install a,b`).
     public mutating func parseLines(_ text: String, source: String) throws {
         var pending = ""
         for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -68,7 +69,7 @@ public struct CustomizeArguments {
             pending = ""
             if line.hasSuffix("\\") {
                 line.removeLast()
-                pending = line + "\n"
+                pending = line
                 continue
             }
             let trimmed = line.trimmingWhitespace()

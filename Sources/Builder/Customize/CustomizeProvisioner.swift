@@ -44,7 +44,7 @@ struct CustomizeProvisioner {
         let q = ImageShell.quote
         switch operation {
         case .runCommand(let command):
-            try shell.run(command, for: what)
+            try shell.run(command, for: what, exitOnError: false)
         case .run(let script):
             let remote = "/tmp/qemu-chroot-run-\(UInt32.random(in: 0...UInt32.max)).sh"
             try shell.context.communicator.upload(.file(script), to: remote, mode: 0o755)
@@ -53,7 +53,7 @@ struct CustomizeProvisioner {
         case .upload(let host, let image):
             var destination = image
             if try shell.holds("test -d \(q(image))") { destination += (image.hasSuffix("/") ? "" : "/") + PathName.base(host) }
-            try shell.context.communicator.upload(.file(host), to: destination, mode: try Self.mode(of: host))
+            try shell.context.communicator.upload(.file(host), to: destination, mode: try HostPath.permissions(host))
         case .copyIn(let host, let directory):
             guard try shell.holds("test -d \(q(directory))") else {
                 throw BuildError("\(what): \(directory) is not a directory in the image (create it first with --mkdir)")
@@ -64,7 +64,7 @@ struct CustomizeProvisioner {
                 while source.count > 1 && source.hasSuffix("/") { source.removeLast() }
                 try shell.context.communicator.uploadDirectory(source, to: directory, excluding: [])
             } else {
-                try shell.context.communicator.upload(.file(host), to: "\(directory)/\(PathName.base(host))", mode: try Self.mode(of: host))
+                try shell.context.communicator.upload(.file(host), to: "\(directory)/\(PathName.base(host))", mode: try HostPath.permissions(host))
             }
         case .write(let file, let content):
             try shell.write(file, content)
@@ -104,11 +104,5 @@ struct CustomizeProvisioner {
         case .selinuxRelabel: try shell.selinuxRelabel(for: what)
         case .sysprep(let operation): try shell.run(operation.script, for: "sysprep \(operation.rawValue)")
         }
-    }
-
-    private static func mode(of path: String) throws -> mode_t {
-        var info = stat()
-        try syscall("stat", path: path) { stat(path, &info) }
-        return info.st_mode & 0o7777
     }
 }

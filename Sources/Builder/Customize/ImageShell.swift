@@ -7,10 +7,11 @@ import Synchronization
 struct ImageShell {
     let context: ProvisionerContext
 
-    /// Runs `script` with `set -e` in the image, its output into the build log; a non-zero exit is an
-    /// error naming `operation`.
-    func run(_ script: String, for operation: String) throws {
-        let status = try ShellProvisioner.execute("set -e\n" + script, context)
+    /// Runs `script` in the image (with `set -e` unless `exitOnError` is false: the user's own commands
+    /// run as virt-customize runs them), its output into the build log; a non-zero exit is an error
+    /// naming `operation`.
+    func run(_ script: String, for operation: String, exitOnError: Bool = true) throws {
+        let status = try ShellProvisioner.execute((exitOnError ? "set -e\n" : "") + script, context)
         guard status.isSuccess else { throw BuildError("\(operation): the command in the image ended with \(status)") }
     }
 

@@ -84,7 +84,8 @@ FUSE_CMD=$(field command < fuse.runs); LOOP_CMD=$(field command < loop.runs)
   echo "**The write on FUSE takes $(ratio "$FUSE_CMD" "$LOOP_CMD")x the time of loop on raw** (target: 1.2x)."
   echo
   echo "The same write without our tool on the FUSE export, qemu-storage-daemon options on the image's"
-  echo "\`file\` node (median of $RUNS, seconds, same run):"
+  echo "\`file\` node, the daemon at normal priority (qemu-chroot runs it at nice -10, docs/attach.md);"
+  echo "median of $RUNS, seconds, same run:"
   echo
   echo "| file node options | write | / default |"
   echo "|---|---|---|"

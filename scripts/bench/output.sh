@@ -12,7 +12,7 @@ BIN=${QEMU_CHROOT:-$REPO/.build/release/qemu-chroot}
 RUNS=${RUNS:-3}
 OUT=$REPO/docs/benchmarks/output.md
 source "$REPO/scripts/bench/lib.bash" output
-elapsed() { local start; start=$(now); "$@" > /dev/null 2>&1; awk -v a="$start" -v b="$(now)" 'BEGIN { print b - a }'; }
+elapsed() { local start; start=$(now); "$@" > /dev/null 2>&1; awk -v a="$start" -v b="$(now)" 'BEGIN { printf "%.2f\n", b - a }'; }
 # The seconds of phase $2 in build log $1 ("    bench: write output done in 1.23s").
 phase() { grep -o "$2 done in [0-9.]*" "$1" | tail -1 | awk '{ print $NF }'; }
 mibs() { awk -v bytes="$1" -v s="$2" 'BEGIN { printf "%.0f", bytes / 1048576 / s }'; }

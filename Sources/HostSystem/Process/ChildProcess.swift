@@ -173,3 +173,20 @@ package func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CC
     guard let string else { return body(nil) }
     return string.withCString { body($0) }
 }
+
+extension ChildProcess {
+    /// Sets the nice value of every thread the child has now: Linux keeps it per thread, and threads the
+    /// child starts later inherit their creator's. The corresponding syscall is setpriority(PRIO_PROCESS, tid).
+    /// Lowering it below 0 needs CAP_SYS_NICE. Does nothing once the child is reaped.
+    public func setNice(_ value: Int32) throws {
+        try status.withLock { status in
+            guard status == nil else { return }
+            let tasks = (try? FileTree.entries("/proc/\(pid)/task")).map { $0.compactMap { pid_t($0) } } ?? [pid]
+            for task in tasks {
+                try syscall("setpriority", path: "thread \(task) of \(commandLine)") {
+                    setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(task), value)
+                }
+            }
+        }
+    }
+}

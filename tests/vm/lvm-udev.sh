@@ -20,7 +20,8 @@ EOJ
   "$QC" build /tmp/$name.json > "$log" 2>&1 &
   pid=$!
   n=0; until [ -n "$(ours)" ] && grep -q "using LVM volume vg0/root" "$log" || [ $n -ge 600 ]; do sleep 0.1; n=$((n+1)); done
-  [ -n "$(ours)" ] || { cat "$log"; fail "$name: no device-mapper device of ours for vg0/root"; }
+  mapped=$(ours)
+  [ -n "$mapped" ] || { cat "$log"; fail "$name: no device-mapper device of ours for vg0/root"; }
   sleep 1; udevadm settle --timeout=30 || true
   # The kernel's own partition holding the PV: udev must have seen it as LVM2_member, or this test proves nothing.
   part=$(for p in /sys/block/nbd*/nbd*p2; do [ -e "$p" ] && basename "$p"; done | head -1)
@@ -37,8 +38,21 @@ EOJ
   wait $pid || { cat "$log"; fail "$name: build failed"; }
   [ -z "$(ours)" ] || fail "$name: our dm device is left after the build: $(ours)"
   ! losetup -a | grep -q /dev/nbd || fail "$name: a loop device over nbd is left: $(losetup -a)"
-  echo "in-guest lvm: $name: root LV through $(grep -o 'qemu-chroot-[0-9a-f]*-vg0-root' "$log" | head -1 || echo device-mapper); /dev/$part is LVM2_member to udev, never activated by the host; dm: $(dm_names | tr '\n' ' ')"
+  echo "in-guest lvm: $name: root LV through $mapped; /dev/$part is LVM2_member to udev, never activated by the host; dm: $(dm_names | tr '\n' ' ')"
 }
+
+# Control: attached by other means (qemu-nbd -c, in this script only), the image's VG IS activated by udev and
+# lvm2's rules here; otherwise the checks below could not fail.
+t0=$(date +%s.%N)
+qemu-nbd -c /dev/nbd15 -r -f qcow2 "$VMTEST_WORK/lvm.qcow2"
+n=0; until dm_names | grep -qx vg0-root || [ $n -ge 300 ]; do sleep 0.1; n=$((n+1)); done
+dm_names | grep -qx vg0-root || { qemu-nbd -d /dev/nbd15 >/dev/null; fail "control: udev + lvm2 never activated the image's vg0 here, so this test proves nothing"; }
+echo "in-guest lvm: control: qemu-nbd -c, then udev + lvm2 activated the image's vg0 after $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s: $(dm_names | tr '\n' ' ')"
+vgchange -qq -an vg0 >/dev/null 2>&1 || dmsetup remove vg0-root vg0-swap 2>/dev/null || true
+qemu-nbd -d /dev/nbd15 >/dev/null
+udevadm settle --timeout=30 || true
+rm -rf /run/lvm/pvs_online /run/lvm/vgs_online  # the control's online records, so the builds start as a fresh host would
+[ -z "$(dm_names)" ] || fail "control: could not deactivate: $(dm_names)"
 
 build_checked lvm-out
 

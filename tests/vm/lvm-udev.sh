@@ -44,6 +44,7 @@ EOJ
 # Control: attached by other means (qemu-nbd -c, in this script only), the image's VG IS activated by udev and
 # lvm2's rules here; otherwise the checks below could not fail.
 t0=$(date +%s.%N)
+mkdir -p /run/lock  # qemu-nbd -c keeps its socket in /var/lock, which is /run/lock, a fresh tmpfs here
 qemu-nbd -c /dev/nbd15 -r -f qcow2 "$VMTEST_WORK/lvm.qcow2"
 n=0; until dm_names | grep -qx vg0-root || [ $n -ge 300 ]; do sleep 0.1; n=$((n+1)); done
 dm_names | grep -qx vg0-root || { qemu-nbd -d /dev/nbd15 >/dev/null; fail "control: udev + lvm2 never activated the image's vg0 here, so this test proves nothing"; }

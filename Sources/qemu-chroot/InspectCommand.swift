@@ -83,7 +83,8 @@ struct InspectReport {
         defer { connection.disconnect() }
         let layout = try DiskLayout.read(from: connection)
         do {
-            let volumes = try ImageVolumes.read(layout, disk: connection)
+            // As build and shell see them: LVs of several segments only where device-mapper can join them.
+            let volumes = try ImageVolumes.read(layout, disk: connection, mapsSegments: DeviceMapper.unavailableReason == nil)
             return InspectReport(info: info, layout: layout,
                                  rootCandidates: try layout.rootCandidates(mountPartition: nil, volumes: volumes), rootProblem: nil)
         } catch {

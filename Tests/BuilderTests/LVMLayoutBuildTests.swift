@@ -4,10 +4,11 @@ import NBDCore
 import Testing
 import TestSupport
 
-/// The LVM layout (MBR: p1 ext4 /boot, p2 a PV of vg0 with root and swap), made by tests/lvm-layout with lvm2's
-/// own tools, built with default options. Here (no device-mapper) the root LV is a loop device at its offset; on
-/// a kernel with device-mapper (the VM run) it is a dm device of ours. Either way writes must land on the LV and
-/// the partition the image's fstab names, as the host's tools see them in the output.
+/// The LVM layout (MBR: p1 ext4 /boot, p2 a PV of vg0 with root, swap and a two-segment data LV at /srv), made
+/// by tests/lvm-layout with lvm2's own tools, built with default options. Here (no device-mapper) the root LV is a
+/// loop device at its offset and /srv needs `skip_mounts` (only device-mapper joins two segments); on a kernel
+/// with device-mapper (the VM run, tests/vm/lvm-udev.sh) every LV is a dm device of ours. Either way writes must
+/// land on the LV and the partition the image's fstab names, as the host's tools see them in the output.
 @Suite(.serialized, .enabled(if: LVMLayout.requirements == nil, "\(LVMLayout.requirements ?? "")"))
 struct LVMLayoutBuildTests {
     let work: TemporaryDirectory
@@ -19,11 +20,13 @@ struct LVMLayoutBuildTests {
         let image = try LVMLayout.make(in: work.path)
         let before = try FileDigest.sha256(image)
         let writes = #"[{"type": "shell", "inline": ["echo r > /root-file", "echo b > /boot/boot-file", "grep -q vg0-root /etc/fstab"]}]"#
-        let template = try CLI.template(in: work.path, image: image, provisioners: writes)
+        let template = try CLI.template(in: work.path, image: image, builder: Self.hasDeviceMapper ? "" : #""skip_mounts": ["/srv"]"#,
+                                        provisioners: writes)
         let result = try CLI.run(["build", template], in: work.path)
         #expect(result.status.isSuccess, "stdout:\n\(result.stdout)\nstderr:\n\(result.stderr)")
         #expect(result.stdout.contains("partition 1 (ext4, label boot) has no /etc/fstab or /usr/lib/os-release"), "\(result.stdout)")
         #expect(result.stdout.contains("using LVM volume vg0/root (ext4, label root) as root"), "\(result.stdout)")
+        #expect(Self.hasDeviceMapper || result.stdout.contains("skip_mounts: /srv is not mounted"), "\(result.stdout)")
         #expect(try FileDigest.sha256(image) == before, "the source image changed")
         #expect(CLI.leftovers(under: work.path).isEmpty)
 
@@ -34,6 +37,21 @@ struct LVMLayoutBuildTests {
         #expect(try LVMLayout.has(raw, "boot", "vmlinuz-test"))
         #expect(try !LVMLayout.has(raw, "root", "boot/boot-file"), "written into the root LV's /boot, hidden at boot")
         #expect(try !LVMLayout.has(raw, "boot", "root-file"))
+    }
+
+    static var hasDeviceMapper: Bool { DeviceMapper.unavailableReason == nil }
+
+    @Test(.timeLimit(.minutes(3)), .enabled(if: !hasDeviceMapper, "needs a kernel without device-mapper (with it the two segments are joined: make vm-test)"))
+    func aTwoSegmentVolumeWithoutDeviceMapperStopsBeforeProvisioningNamingIt() throws {
+        let image = try LVMLayout.make(in: work.path)
+        let template = try CLI.template(in: work.path, image: image, provisioners: #"[{"type": "shell", "inline": ["echo provisioned"]}]"#)
+        let result = try CLI.run(["build", template], in: work.path)
+        #expect(!result.status.isSuccess)
+        let output = result.stdout + result.stderr
+        #expect(output.contains("LVM volume vg0/data is of unsupported kind linear in 2 segments, which needs device-mapper to join (this kernel has none)"), "\(output)")
+        #expect(output.contains("add \"/srv\" to skip_mounts"), "\(output)")
+        #expect(!output.contains("provisioned"))
+        #expect(CLI.leftovers(under: work.path).isEmpty)
     }
 
     @Test(.timeLimit(.minutes(3)))
@@ -73,7 +91,7 @@ enum LVMLayout {
         return raw
     }
 
-    /// Whether `path` exists on `volume` ("boot": partition 1; "root": the LV) of the raw disk.
+    /// Whether `path` exists on `volume` ("boot": partition 1; "root", "data": that LV) of the raw disk.
     static func has(_ raw: String, _ volume: String, _ path: String) throws -> Bool {
         let result = try Command.run("/bin/bash", [script, "has", raw, volume, path])
         switch result.status {

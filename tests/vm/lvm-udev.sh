@@ -1,11 +1,11 @@
 # Runs INSIDE the VM (sourced by tests/vm/in-guest.sh, systemd-udevd running, dm_mod loaded): the LVM layout
-# (tests/lvm-layout) built over nbd with its root LV through device-mapper, while udev and lvm2's udev rules
+# (tests/lvm-layout) built over nbd with its LVs (root; data, two segments, at /srv) through device-mapper, while udev and lvm2's udev rules
 # watch every device; the host's LVM must never activate the image's VG, with or without a host VG of the same
 # name (vg0); a kill -9 leaves a dm device that `qemu-chroot cleanup` lists (--dry-run) and removes.
 QC=.build/debug/qemu-chroot
 fail() { echo "in-guest lvm: $*"; exit 1; }
 dm_names() { dmsetup info -c --noheadings -o name 2>/dev/null | grep -v '^No devices found' || true; }
-ours() { dm_names | grep -E '^qemu-chroot-[0-9a-f]{16}-vg0-root$' || true; }
+ours() { dm_names | grep -E '^qemu-chroot-[0-9a-f]{16}-vg0-(root|data)$' || true; }
 pidof systemd-udevd >/dev/null || fail "systemd-udevd is not running"
 [ -e /dev/mapper/control ] || fail "no /dev/mapper/control (dm_mod not loaded)"
 
@@ -15,12 +15,13 @@ build_checked() {
   rm -rf "$out"
   cat > /tmp/$name.json <<EOJ
 {"builders":[{"type":"qemu-chroot","source_image":"$VMTEST_WORK/lvm.qcow2","output_directory":"$out"}],
- "provisioners":[{"type":"shell","inline":["echo r-$name > /root-file","echo b-$name > /boot/boot-file","touch /tmp/$name.mapped; sleep 3"]}]}
+ "provisioners":[{"type":"shell","inline":["echo r-$name > /root-file","echo b-$name > /boot/boot-file","echo s-$name > /srv/srv-file","touch /tmp/$name.mapped; sleep 3"]}]}
 EOJ
   "$QC" build /tmp/$name.json > "$log" 2>&1 &
   pid=$!
-  n=0; until [ -n "$(ours)" ] && grep -q "using LVM volume vg0/root" "$log" || [ $n -ge 600 ]; do sleep 0.1; n=$((n+1)); done
-  [ -n "$(ours)" ] || { cat "$log"; fail "$name: no device-mapper device of ours for vg0/root"; }
+  n=0; until [ "$(ours | wc -l)" = 2 ] && grep -q "using LVM volume vg0/root" "$log" || [ $n -ge 600 ]; do sleep 0.1; n=$((n+1)); done
+  mapped=$(ours | tr '\n' ' ')
+  [ "$(ours | wc -l)" = 2 ] || { cat "$log"; fail "$name: not both vg0/root and vg0/data are mapped by us: $mapped"; }
   sleep 1; udevadm settle --timeout=30 || true
   # The kernel's own partition holding the PV: udev must have seen it as LVM2_member, or this test proves nothing.
   part=$(for p in /sys/block/nbd*/nbd*p2; do [ -e "$p" ] && basename "$p"; done | head -1)
@@ -37,8 +38,22 @@ EOJ
   wait $pid || { cat "$log"; fail "$name: build failed"; }
   [ -z "$(ours)" ] || fail "$name: our dm device is left after the build: $(ours)"
   ! losetup -a | grep -q /dev/nbd || fail "$name: a loop device over nbd is left: $(losetup -a)"
-  echo "in-guest lvm: $name: root LV through $(grep -o 'qemu-chroot-[0-9a-f]*-vg0-root' "$log" | head -1 || echo device-mapper); /dev/$part is LVM2_member to udev, never activated by the host; dm: $(dm_names | tr '\n' ' ')"
+  echo "in-guest lvm: $name: LVs through $mapped; /dev/$part is LVM2_member to udev, never activated by the host; dm: $(dm_names | tr '\n' ' ')"
 }
+
+# Control: attached by other means (qemu-nbd -c, in this script only), the image's VG IS activated by udev and
+# lvm2's rules here; otherwise the checks below could not fail.
+t0=$(date +%s.%N)
+mkdir -p /run/lock  # qemu-nbd -c keeps its socket in /var/lock, which is /run/lock, a fresh tmpfs here
+qemu-nbd -c /dev/nbd15 -r -f qcow2 "$VMTEST_WORK/lvm.qcow2"
+n=0; until dm_names | grep -qx vg0-root || [ $n -ge 300 ]; do sleep 0.1; n=$((n+1)); done
+dm_names | grep -qx vg0-root || { qemu-nbd -d /dev/nbd15 >/dev/null; fail "control: udev + lvm2 never activated the image's vg0 here, so this test proves nothing"; }
+echo "in-guest lvm: control: qemu-nbd -c, then udev + lvm2 activated the image's vg0 after $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s: $(dm_names | tr '\n' ' ')"
+vgchange -qq -an vg0 >/dev/null 2>&1 || dmsetup remove vg0-root vg0-swap vg0-data 2>/dev/null || true
+qemu-nbd -d /dev/nbd15 >/dev/null
+udevadm settle --timeout=30 || true
+rm -rf /run/lvm/pvs_online /run/lvm/vgs_online  # the control's online records, so the builds start as a fresh host would
+[ -z "$(dm_names)" ] || fail "control: could not deactivate: $(dm_names)"
 
 build_checked lvm-out
 
@@ -57,16 +72,22 @@ HOST_VG_UUID=
 "$QC" shell --read-only "$VMTEST_WORK/lvm.qcow2" -- sleep 60 > /tmp/lvm-kill.log 2>&1 &
 pid=$!
 n=0; until [ -n "$(ours)" ] || [ $n -ge 600 ]; do sleep 0.1; n=$((n+1)); done
-name=$(ours)
-[ -n "$name" ] || { cat /tmp/lvm-kill.log; fail "kill -9: shell never mapped vg0/root"; }
+n=0; until [ "$(ours | wc -l)" = 2 ] || [ $n -ge 600 ]; do sleep 0.1; n=$((n+1)); done
+names=$(ours)
+[ "$(ours | wc -l)" = 2 ] || { cat /tmp/lvm-kill.log; fail "kill -9: shell never mapped vg0/root and vg0/data: $names"; }
 sleep 0.5; kill -9 $pid; wait $pid 2>/dev/null || true
 "$QC" cleanup --dry-run > /tmp/lvm-dry.txt 2>&1 || true
-grep -q "would release device-mapper device $name" /tmp/lvm-dry.txt || { cat /tmp/lvm-dry.txt; fail "cleanup --dry-run does not list $name"; }
-[ -n "$(ours)" ] || fail "the dry run removed $name"
+for name in $names; do
+  grep -q "would release device-mapper device $name" /tmp/lvm-dry.txt || { cat /tmp/lvm-dry.txt; fail "cleanup --dry-run does not list $name"; }
+done
+[ "$(ours)" = "$names" ] || fail "the dry run changed the dm devices: $(ours)"
 "$QC" cleanup > /tmp/lvm-clean.txt 2>&1 || { cat /tmp/lvm-clean.txt; fail "cleanup failed"; }
-grep -q "released device-mapper device $name" /tmp/lvm-clean.txt || { cat /tmp/lvm-clean.txt; fail "cleanup did not release $name"; }
-[ -z "$(ours)" ] || fail "after cleanup $name is still there"
+for name in $names; do
+  grep -q "released device-mapper device $name" /tmp/lvm-clean.txt || { cat /tmp/lvm-clean.txt; fail "cleanup did not release $name"; }
+done
+[ -z "$(ours)" ] || fail "after cleanup still there: $(ours)"
+! losetup -a | grep -q /dev/nbd || fail "after cleanup a loop device over nbd is left: $(losetup -a)"
 n=0; while ls /sys/block/nbd*/pid >/dev/null 2>&1 && [ $n -lt 300 ]; do sleep 0.1; n=$((n+1)); done
 ! ls /sys/block/nbd*/pid >/dev/null 2>&1 || fail "after cleanup an nbd device is still attached"
-echo "in-guest lvm: kill -9 left $name; cleanup --dry-run listed it, cleanup removed it"
+echo "in-guest lvm: kill -9 left $(echo $names); cleanup --dry-run listed them, cleanup removed them"
 touch "$VMTEST_WORK/lvm.ran"

@@ -55,22 +55,13 @@ public enum DeviceMapper {
     public static func remove(_ name: String, seconds: Double = 5) throws {
         let control = try FileDescriptor.open(controlPath, O_RDWR | O_CLOEXEC)
         defer { try? control.close() }
-        var failure: Error?
-        Poll.until(seconds: seconds, interval: 0.05) {
-            do {
-                _ = try command(control, "DM_DEV_REMOVE", CNBD_DM_DEV_REMOVE, name: name)
-                failure = nil
-            } catch let error as SystemError where error.errno == ENXIO {
-                failure = nil
-            } catch let error as SystemError where error.errno == EBUSY {
-                failure = error.withHint("it is still mounted or open")
-                return false
-            } catch {
-                failure = error
-            }
-            return true
+        do {
+            try Poll.whileBusy(seconds: seconds) { _ = try command(control, "DM_DEV_REMOVE", CNBD_DM_DEV_REMOVE, name: name) }
+        } catch let error as SystemError where error.errno == ENXIO {
+            // Already gone.
+        } catch let error as SystemError where error.errno == EBUSY {
+            throw error.withHint("it is still mounted or open")
         }
-        if let failure { throw failure }
     }
 
     /// Whether device `name` exists (DM_DEV_STATUS); false also when the host has no device-mapper.

@@ -8,7 +8,8 @@ import ImageLayout
 /// With device-mapper, each LV is a dm device named `qemu-chroot-<run id>-<vg>-<lv>` (run-unique, so a host VG of
 /// the same name never clashes; its uuid does not start with `LVM-`, so lvm2's udev rules make no /dev/VG/LV
 /// links for it), one linear target per segment. The targets point at a whole-disk view of the image that is not
-/// partitioned (a loop device), so no device of ours starts with an LVM label: blkid never tags one
+/// partitioned (a loop device; past the label when a PV fills the whole disk), so no device of ours starts with
+/// an LVM label: blkid never tags one
 /// `LVM2_member`, and lvm2's udev rules (69-lvm.rules), which run `pvscan` and `vgchange -aay` only on such
 /// devices, never see the image's PVs through us. Where the kernel made partitions of its own on an nbd device,
 /// those holding a PV are opened O_EXCL while the image is mapped, so the host's LVM cannot activate them
@@ -35,7 +36,7 @@ final class LogicalVolumeDevices {
     private var mapped: [Mapped] = []
     /// The whole-disk view the dm tables point at, when it is ours (nbd): a loop device over the nbd device.
     private var wholeDiskLoop: RecordedLoopDevice?
-    private var wholeDisk: (path: String, device: dev_t)?
+    private var wholeDisk: (path: String, device: dev_t, start: UInt64)?
     /// Kernel-made nbd partitions holding a PV, held O_EXCL while mapped.
     private var claims: [FileDescriptor] = []
 
@@ -47,9 +48,9 @@ final class LogicalVolumeDevices {
         deviceMapperMissing = DeviceMapper.unavailableReason
     }
 
-    /// The device for logical volume `volume`, whose linear segments are `pieces`, of an image whose PVs lie in
-    /// partitions `physicalVolumePartitions`.
-    func device(for volume: Volume, pieces: [LVMDiskPiece], physicalVolumePartitions: [Int]) throws -> String {
+    /// The device for logical volume `volume`, whose linear segments are `pieces`, of an image whose PVs are
+    /// `physicalVolumes`.
+    func device(for volume: Volume, pieces: [LVMDiskPiece], physicalVolumes: [LVMFoundPhysicalVolume]) throws -> String {
         guard case .logicalVolume(let group, let lv) = volume.source else { return try attached.blockDevice(for: volume) }
         if let existing = mapped.first(where: { $0.source == volume.source }) { return existing.node.path }
         guard !pieces.isEmpty else { throw AttachError("LVM volume \(group)/\(lv) has no segments to map") }
@@ -60,11 +61,15 @@ final class LogicalVolumeDevices {
             }
             return try attached.blockDevice(for: volume)
         }
-        try claimKernelPartitions(physicalVolumePartitions)
-        let base = try wholeDiskView()
+        try claimKernelPartitions(physicalVolumes.map(\.partitionNumber))
+        let base = try wholeDiskView(physicalVolumes)
         var targets: [DeviceMapper.Target] = [], start: UInt64 = 0
         for piece in pieces {
-            targets.append(.linear(startSector: start, sectors: piece.size / 512, device: base.device, offset: piece.offset))
+            guard piece.offset >= base.start else {
+                throw AttachError("LVM volume \(group)/\(lv) starts at byte \(piece.offset), before the extents of its PV")
+            }
+            targets.append(.linear(startSector: start, sectors: piece.size / 512, device: base.device,
+                                   offset: piece.offset - base.start))
             start += piece.size / 512
         }
         let name = Self.name(runID: runID, group: group, volume: lv, index: mapped.count)
@@ -96,21 +101,30 @@ final class LogicalVolumeDevices {
         return full.utf8.count < CNBD_DM_NAME_LEN ? full : "qemu-chroot-\(runID)-lv\(index)"
     }
 
-    /// nbd: a loop device over the nbd device, so partitions of the nbd device stay mountable (a dm table on the
-    /// nbd device itself would claim it, and the kernel refuses to mount a partition of a claimed disk). Loop and
-    /// FUSE: the attachment's own whole-disk loop device, which has no partitions.
-    private func wholeDiskView() throws -> (path: String, device: dev_t) {
+    /// The device the dm tables point at, and the disk byte it starts at. nbd: a loop device over the nbd
+    /// device, so partitions of the nbd device stay mountable (a dm table on the nbd device itself would claim
+    /// it, and the kernel refuses to mount a partition of a claimed disk). Loop and FUSE: a loop device of the
+    /// attachment, which has no partitions. It starts at byte 0 (blkid sees the partition table), unless a PV
+    /// fills the whole disk: then it starts at that PV's extents, so its label is not at the start of it either.
+    private func wholeDiskView(_ physicalVolumes: [LVMFoundPhysicalVolume]) throws -> (path: String, device: dev_t, start: UInt64) {
         if let wholeDisk { return wholeDisk }
-        var path = try attached.blockDevice(number: 0, offset: 0, size: attached.disk.size)
+        let start = physicalVolumes.first { $0.partitionNumber == 0 }?.label.dataAreas.first?.offset ?? 0
+        var path: String
         if attached.mode == .nbd || attached.mode == .nbdIoctl {
-            let loop = try RecordedLoopDevice.attach(backingFile: path, offset: 0, size: 0, readOnly: readOnly, ledger: ledger)
+            let disk = try attached.blockDevice(number: 0, offset: 0, size: attached.disk.size)
+            let loop = try RecordedLoopDevice.attach(backingFile: disk, offset: start, size: 0, readOnly: readOnly, ledger: ledger)
             wholeDiskLoop = loop
             path = loop.device.path
+        } else {
+            guard start < attached.disk.size else { throw AttachError("the image's PV extents start past the end of the disk") }
+            path = try attached.blockDevice(number: start == 0 ? 0 : Volume.logicalVolumeNumbers, offset: start,
+                                            size: attached.disk.size - start)
         }
         var info = stat()
         try syscall("stat", path: path) { stat(path, &info) }
-        wholeDisk = (path, info.st_rdev)
-        return (path, info.st_rdev)
+        let view = (path: path, device: info.st_rdev, start: start)
+        wholeDisk = view
+        return view
     }
 
     /// The kernel's own partitions of an nbd device that hold a PV of the image (`partitions`), opened O_EXCL:

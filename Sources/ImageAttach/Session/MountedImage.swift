@@ -142,7 +142,7 @@ public final class MountedImage {
             return try attached.blockDevice(for: volume)
         }
         return try logicalVolumes.device(for: volume, pieces: volumes.pieces(of: volume.source),
-                                         physicalVolumePartitions: volumes.lvm.physicalVolumes.map(\.partitionNumber))
+                                         physicalVolumes: volumes.lvm.physicalVolumes)
     }
 
     /// The planned root: its volume and block device (nil before `planMounts`).

@@ -46,6 +46,12 @@ public enum EmulationPlan: Sendable, Equatable, CustomStringConvertible {
             throw EmulationError("the emulator path \(path) cannot be registered with binfmt_misc (it must be absolute and "
                 + "contain no ':'): set qemu_binary to another path")
         }
+        // Fail here, naming the cause, rather than at the first command with a spawn error.
+        do { try PrivateBinfmtProbe.run() } catch {
+            throw EmulationError("the image is \(architecture.rawValue) and this host is \(Architecture.host.rawValue), but this kernel "
+                + "cannot give a command a binfmt_misc of its own (\(error)): that needs Linux 6.7 or later; qemu-chroot does not "
+                + "register handlers in the host's binfmt_misc, so run it on a 6.7+ kernel (docs/cross-arch.md)")
+        }
         return .emulated(image, handler)
     }
 

@@ -70,7 +70,9 @@ static void register_private_binfmt(int report, const char *line) {
 static void run_init(int report, const char *path, char *const *argv, char *const *envp, int mount_proc) {
     if (mount_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
         child_fail(report, CNBD_SPAWN_PROC);
-    pid_t command = fork();
+    // The raw clone, not fork(3): this process is a copy of a multi-threaded caller made with a raw clone, so
+    // a lock another thread held then (malloc's, stdio's) stays held here, and glibc's fork takes them.
+    pid_t command = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL, NULL);
     if (command < 0) child_fail(report, CNBD_SPAWN_FORK);
     if (command == 0) {
         execve(path, argv, envp);

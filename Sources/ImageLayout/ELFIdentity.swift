@@ -23,6 +23,25 @@ public struct ELFIdentity: Equatable, Sendable {
         return ELFIdentity(is64Bit: bytes[4] == 2, bigEndian: bigEndian, machine: machine)
     }
 
+    /// Whether the program whose first bytes are `header` names a program interpreter (PT_INTERP: it is
+    /// dynamically linked); `programHeaders` reads `count` bytes at an offset of the file. Nil when the
+    /// header cannot be read as this identity's ELF.
+    public static func namesInterpreter(header: [UInt8], programHeaders: (_ offset: UInt64, _ count: Int) -> [UInt8]?) -> Bool? {
+        guard let identity = parse(header), header.count >= 64 || (!identity.is64Bit && header.count >= 52) else { return nil }
+        func field(_ offset: Int, _ size: Int, in bytes: [UInt8]) -> UInt64 {
+            let slice = bytes[offset..<offset + size]
+            return (identity.bigEndian ? Array(slice) : slice.reversed()).reduce(0) { $0 << 8 | UInt64($1) }
+        }
+        // e_phoff, e_phentsize, e_phnum: at 32, 54, 56 in ELF64; 28, 42, 44 in ELF32.
+        let (tableOffset, entrySize, count) = identity.is64Bit
+            ? (field(32, 8, in: header), Int(field(54, 2, in: header)), Int(field(56, 2, in: header)))
+            : (field(28, 4, in: header), Int(field(42, 2, in: header)), Int(field(44, 2, in: header)))
+        guard entrySize >= 4, count <= 4096, let table = programHeaders(tableOffset, entrySize * count),
+              table.count == entrySize * count else { return nil }
+        let ptInterp: UInt64 = 3
+        return (0..<count).contains { field($0 * entrySize, 4, in: table) == ptInterp }
+    }
+
     /// The architecture these programs are for; nil for a machine we have no name for.
     public var architecture: Architecture? {
         Architecture.allCases.first { $0.elfIdentity == self }

@@ -99,10 +99,7 @@ extension BuildConcurrencyTests {
             [{"type": "shell-local", "inline": ["touch \#(marker)"]},
              {"type": "shell", "inline": ["sleep 3021 & (sleep 3022 &); sleep 3023"]}]
             """#)
-        var options = SpawnOptions()
-        options.directory = work.path
-        let child = try ChildProcess.spawn(CLI.binary, ["build", template], options: options)
-        _ = Poll.until(seconds: 60) { HostPath.exists(marker) || child.poll() != nil }
+        let child = try CLI.startBuild(template, in: work.path, until: marker, seconds: 60)
         #expect(HostPath.exists(marker), "the build never reached its provisioners")
         _ = Poll.until(seconds: 10) { !hostProcesses(withArgument: "3023").isEmpty }
         #expect(!hostProcesses(withArgument: "3021").isEmpty, "the provisioner's background sleep should be running")

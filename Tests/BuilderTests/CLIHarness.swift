@@ -23,6 +23,16 @@ enum CLI {
         try Command.run(binary, arguments, directory: directory)
     }
 
+    /// Starts `build template` in `directory` and returns once `marker` exists (a shell-local provisioner
+    /// touches it) or the build has ended, whichever comes first within `seconds`.
+    static func startBuild(_ template: String, in directory: String, until marker: String, seconds: Double) throws -> ChildProcess {
+        var options = SpawnOptions()
+        options.directory = directory
+        let child = try ChildProcess.spawn(binary, ["build", template], options: options)
+        _ = Poll.until(seconds: seconds) { HostPath.exists(marker) || child.poll() != nil }
+        return child
+    }
+
     /// A busybox sample image in `directory`.
     static func sampleImage(in directory: String, name: String = "base.qcow2", extra: [String] = []) throws -> String {
         let result = try run(["sample-image"] + extra + [name], in: directory)

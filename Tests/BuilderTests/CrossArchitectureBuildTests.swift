@@ -73,10 +73,7 @@ struct CrossArchitectureBuildTests {
             [{"type": "shell-local", "inline": ["touch \#(marker)"]},
              {"type": "shell", "inline": ["sleep 3031"]}]
             """#)
-        var options = SpawnOptions()
-        options.directory = work.path
-        let child = try ChildProcess.spawn(CLI.binary, ["build", template], options: options)
-        _ = Poll.until(seconds: 120) { HostPath.exists(marker) || child.poll() != nil }
+        let child = try CLI.startBuild(template, in: work.path, until: marker, seconds: 120)
         #expect(HostPath.exists(marker), "the build never reached its provisioners")
         // The emulated sleep shows on the host as qemu-aarch64-static running /bin/sleep 3031.
         _ = Poll.until(seconds: 30) { !hostProcesses(withArgument: "3031").isEmpty }

@@ -46,7 +46,23 @@ public enum EmulationPlan: Sendable, Equatable, CustomStringConvertible {
             throw EmulationError("the emulator path \(path) cannot be registered with binfmt_misc (it must be absolute and "
                 + "contain no ':'): set qemu_binary to another path")
         }
+        // Fail here, naming the cause, rather than at the first command with a spawn error.
+        do { try PrivateBinfmtProbe.run() } catch {
+            throw EmulationError("the image is \(architecture.rawValue) and this host is \(Architecture.host.rawValue), but this kernel "
+                + "cannot give a command a binfmt_misc of its own (\(error)): that needs Linux 6.7 or later; qemu-chroot does not "
+                + "register handlers in the host's binfmt_misc, so run it on a 6.7+ kernel (docs/cross-arch.md)")
+        }
         return .emulated(image, handler)
+    }
+
+    private static func isDynamicallyLinked(_ path: String) -> Bool {
+        guard let file = try? FileDescriptor.open(path, O_RDONLY), let header = try? file.read(count: 64) else { return false }
+        defer { try? file.close() }
+        return ELFIdentity.namesInterpreter(header: header) { offset, count in
+            var bytes = [UInt8](repeating: 0, count: count)
+            let got = bytes.withUnsafeMutableBytes { try? file.pread(into: $0, at: offset) }
+            return got == count ? bytes : nil
+        } == true
     }
 
     /// The emulator's absolute path, checked to be an executable file of the host's own architecture.
@@ -71,6 +87,12 @@ public enum EmulationPlan: Sendable, Equatable, CustomStringConvertible {
         guard access(path, X_OK) == 0 else {
             throw EmulationError("the emulator \(path) is not an executable file: \(Errno.message(errno)); set qemu_binary to qemu's "
                 + "\(architecture.qemuName ?? architecture.rawValue) user-mode emulator")
+        }
+        // The kernel starts the emulator inside the chroot: a dynamically linked one would look for its
+        // loader and libraries in the image and fail there with "No such file or directory".
+        if isDynamicallyLinked(path) {
+            throw EmulationError("the emulator \(path) is dynamically linked: it would look for its libraries inside the image; "
+                + "use the statically linked one (qemu-\(architecture.qemuName ?? architecture.rawValue)-static from qemu-user-static)")
         }
         return path
     }

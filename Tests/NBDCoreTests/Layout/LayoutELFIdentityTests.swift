@@ -37,6 +37,14 @@ struct LayoutELFIdentityTests {
         #expect(BinfmtHandler(architecture: .arm64, interpreter: "relative/qemu") == nil)
     }
 
+    @Test func aDynamicallyLinkedEmulatorIsRefused() throws {
+        // /bin/true is dynamically linked on Debian; busybox-static is not.
+        #expect(throws: EmulationError.self) { try EmulationPlan.emulator(for: .arm64, qemuBinary: "/bin/true") }
+        if access("/bin/busybox", X_OK) == 0 {
+            #expect(try EmulationPlan.emulator(for: .arm64, qemuBinary: "/bin/busybox") == "/bin/busybox")
+        }
+    }
+
     @Test func osReleaseNames() {
         let fields = OSReleaseFields.parse("NAME=\"Debian GNU/Linux\"\nPRETTY_NAME='Debian 13'\n# comment\nID=debian\n")
         #expect(fields["PRETTY_NAME"] == "Debian 13")

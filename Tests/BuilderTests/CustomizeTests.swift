@@ -154,7 +154,7 @@ struct CustomizeTests {
         guard case .array(let phases) = build["phases"] else { Issue.record("no phases"); return }
         #expect(phases.contains { $0["name"] == .string("provision") }, "\(phases)")
 
-        let failed = try customize(["-a", image, "-o", work.file("failed.qcow2"), "--json", "--run", "/nonexistent-in-image"])
+        let failed = try customize(["-a", image, "-o", work.file("failed.qcow2"), "--json", "--run-command", "exit 3"])
         #expect(failed.status == .exited(1))
         let failure = try document(failed)
         #expect(failure["exit_code"] == .number(1))

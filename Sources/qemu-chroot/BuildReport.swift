@@ -5,16 +5,23 @@ import NBDCore
 /// docs/builder.md, "Machine-readable result").
 enum BuildReport {
     static func json(_ results: [BuildResult], exit: BuildExit, error: String? = nil) -> JSONValue {
+        .object(fields(results, exit: exit, error: error))
+    }
+
+    /// The document's fields, for commands (`customize`, `sysprep`) that add their own after them.
+    static func fields(_ results: [BuildResult], exit: BuildExit, error: String? = nil) -> [(String, JSONValue)] {
         var fields: [(String, JSONValue)] = [("exit_code", .int(Int64(exit.rawValue))), ("outcome", .string(outcome(exit)))]
         if let error { fields.append(("error", .string(error))) }
         fields.append(("builds", .array(results.map(build))))
-        return .object(fields)
+        return fields
     }
 
     private static func build(_ result: BuildResult) -> JSONValue {
+        // An image changed in place (customize without -o) is not hashed: its sha256 is null.
         let artifact: JSONValue = result.artifact.map { artifact in
             .object([("path", .string(artifact.path)), ("format", .string(artifact.format.rawValue)),
-                     ("size", .uint(artifact.size)), ("sha256", .string(artifact.sha256))])
+                     ("size", .uint(artifact.size)),
+                     ("sha256", artifact.sha256.isEmpty ? .null : .string(artifact.sha256))])
         } ?? .null
         let phases = result.timings.map { JSONValue.object([("name", .string($0.step)), ("milliseconds", .int(Int64(($0.seconds * 1000).rounded())))]) }
         return .object([("name", .string(result.name)), ("artifact", artifact), ("phases", .array(phases)),

@@ -47,7 +47,7 @@ struct CustomizeCommand: ParsableCommand {
             guard !arguments.operations.isEmpty else { throw CustomizeArgumentError("customize", "at least one operation (--help lists them)") }
             request = try target.request(arguments.operations, name: "customize")
         } catch {
-            throw CustomizeRun.refuse("customize", error)
+            throw CustomizeRun.refuse("customize", error, json: target.json)
         }
         try CustomizeRun.perform(request, target: target, secrets: arguments.secrets, randomPasswords: arguments.randomPasswords)
     }
@@ -85,7 +85,7 @@ struct SysprepCommand: ParsableCommand {
             let chosen = try operations.map(SysprepOperation.select) ?? SysprepOperation.defaults
             request = try target.request(chosen.map(CustomizeOperation.sysprep), name: "sysprep")
         } catch {
-            throw CustomizeRun.refuse("sysprep", error)
+            throw CustomizeRun.refuse("sysprep", error, json: target.json)
         }
         try CustomizeRun.perform(request, target: target, secrets: [], randomPasswords: [])
     }

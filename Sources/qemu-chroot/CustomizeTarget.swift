@@ -52,10 +52,17 @@ struct CustomizeTarget: ParsableArguments {
 
 /// One `customize` or `sysprep` run from the CLI: the plan or the run, its result as lines or JSON.
 enum CustomizeRun {
-    /// A bad argument: one line on stderr, exit 1, before anything is attached.
-    static func refuse(_ command: String, _ error: Error) -> ExitCode {
-        StandardStream.error("qemu-chroot \(command): \(error)\n")
-        return ExitCode(1)
+    /// A bad argument, before anything is attached: exit 2 as `build` exits for an invalid template; one
+    /// line on stderr, or with --json the document (no builds, the error) on stdout.
+    static func refuse(_ command: String, _ error: Error, json: Bool) -> ExitCode {
+        let exit = BuildExit.invalidTemplate
+        if json {
+            StandardStream.output(JSONValue.object(BuildReport.fields([], exit: exit, error: "\(error)")
+                + [("command", .string(command))]).rendered() + "\n")
+        } else {
+            StandardStream.error("qemu-chroot \(command): \(error)\n")
+        }
+        return ExitCode(exit.rawValue)
     }
 
     static func perform(_ request: Customize.Request, target: CustomizeTarget, secrets: [String],
@@ -63,7 +70,7 @@ enum CustomizeRun {
         if target.dryRun {
             let lines = Customize.plan(request)
             if target.json {
-                StandardStream.output(JSONValue.object([
+                StandardStream.output(JSONValue.object(BuildReport.fields([], exit: .success) + [
                     ("command", .string(request.name)), ("dry_run", .bool(true)),
                     ("plan", .array(lines.map(JSONValue.string))),
                     ("operations", operations(request)),
@@ -81,8 +88,9 @@ enum CustomizeRun {
         let output = BuildOutput(write: target.json ? toStderr : BuildOutput.standardOutput)
         output.sensitiveValues = secrets
         let result = Customize.run(request, output: output, cancellation: cancellation)
+        let exit = BuildExit.of([result], cancelled: cancellation.isCancelled)
         if target.json {
-            StandardStream.output(json(result, request, randomPasswords).rendered() + "\n")
+            StandardStream.output(json(result, request, randomPasswords, exit: exit).rendered() + "\n")
         } else {
             BuildSummary.print([result], output: output)
             if result.error == nil {
@@ -90,29 +98,23 @@ enum CustomizeRun {
                 for entry in randomPasswords { StandardStream.output("random password for \(entry.user): \(entry.password)\n") }
             }
         }
-        if result.error != nil { throw ExitCode(1) }
+        if exit != .success { throw ExitCode(exit.rawValue) }
     }
 
     private static func operations(_ request: Customize.Request) -> JSONValue {
         .array(request.operations.map { .object([("flag", .string($0.flag)), ("argument", .string($0.argument))]) })
     }
 
+    /// `build --json`'s document (BuildReport: exit_code, outcome, builds with artifact, phases, error),
+    /// then what only customize has.
     private static func json(_ result: BuildResult, _ request: Customize.Request,
-                             _ randomPasswords: [(user: String, password: String)]) -> JSONValue {
-        let artifact: JSONValue = result.artifact.map { artifact in
-            .object([("path", .string(artifact.path)), ("size", .uint(artifact.size)),
-                     ("sha256", artifact.sha256.isEmpty ? .null : .string(artifact.sha256))])
-        } ?? .null
-        return .object([
+                             _ randomPasswords: [(user: String, password: String)], exit: BuildExit) -> JSONValue {
+        .object(BuildReport.fields([result], exit: exit) + [
             ("command", .string(request.name)),
             ("image", .string(HostPath.absolute(request.image))),
             ("output", request.output.map { .string(HostPath.absolute($0)) } ?? .null),
             ("in_place", .bool(request.output == nil)),
-            ("succeeded", .bool(result.error == nil)),
-            ("error", result.error.map { .string("\($0)") } ?? .null),
             ("operations", operations(request)),
-            ("artifact", artifact),
-            ("timings", .array(result.timings.map { .object([("step", .string($0.step)), ("milliseconds", .int(Int64(($0.seconds * 1000).rounded())))]) })),
             ("random_passwords", .array(result.error == nil ? randomPasswords.map { .object([("user", .string($0.user)), ("password", .string($0.password))]) } : [])),
         ])
     }

@@ -131,6 +131,53 @@ struct CustomizeTests {
         #expect(values["file"] == "continued line")
     }
 
+    /// The same document and exit codes as `build --json` (BuildReport, BuildExit), customize's fields after.
+    @Test func jsonFollowsBuildsContract() throws {
+        func document(_ result: CommandResult) throws -> JSONValue {
+            do { return try JSONParser.parse(result.stdout) } catch {
+                Issue.record("stdout is not one JSON document: \(error)\nstdout:\n\(result.stdout)\nstderr:\n\(result.stderr)")
+                throw error
+            }
+        }
+        let output = work.file("contract.qcow2")
+        let done = try customize(["-a", image, "-o", output, "--json", "--write", "/x:y"])
+        expectSuccess(done)
+        let success = try document(done)
+        #expect(success["exit_code"] == .number(0))
+        #expect(success["outcome"] == .string("success"))
+        #expect(success["command"] == .string("customize"))
+        guard case .array(let builds) = success["builds"], let build = builds.first else { Issue.record("no builds"); return }
+        #expect(build["error"] == .null)
+        #expect(build["artifact"]?["path"] == .string(output))
+        #expect(build["artifact"]?["format"] == .string("qcow2"))
+        #expect(build["artifact"]?["sha256"] == .string(try FileDigest.sha256(output)))
+        guard case .array(let phases) = build["phases"] else { Issue.record("no phases"); return }
+        #expect(phases.contains { $0["name"] == .string("provision") }, "\(phases)")
+
+        let failed = try customize(["-a", image, "-o", work.file("failed.qcow2"), "--json", "--run-command", "exit 3"])
+        #expect(failed.status == .exited(1))
+        let failure = try document(failed)
+        #expect(failure["exit_code"] == .number(1))
+        #expect(failure["outcome"] == .string("build failed"))
+        guard case .array(let failedBuilds) = failure["builds"], let failedBuild = failedBuilds.first else { Issue.record("no builds"); return }
+        #expect(failedBuild["artifact"] == .null)
+        guard case .string = failedBuild["error"] else { Issue.record("no error in \(failed.stdout)"); return }
+
+        let refused = try customize(["-a", image, "--json", "--chmod", "abc"], command: "customize")
+        #expect(refused.status == .exited(2))
+        let invalid = try document(refused)
+        #expect(invalid["exit_code"] == .number(2))
+        #expect(invalid["outcome"] == .string("invalid template"))
+        #expect(invalid["builds"] == .array([]))
+        guard case .string(let message) = invalid["error"] else { Issue.record("no error in \(refused.stdout)"); return }
+        #expect(message.contains("--chmod"))
+
+        let sysprep = try customize(["-a", image, "--json", "--operations", "no-such-operation"], command: "sysprep")
+        #expect(sysprep.status == .exited(2))
+        #expect(try document(sysprep)["outcome"] == .string("invalid template"))
+        #expect(CLI.leftovers(under: work.path).isEmpty)
+    }
+
     @Test func firstbootWithSystemdIsAnEnabledUnitAndRcLocalWithout() throws {
         try writeFile(work.file("boot.sh"), "#!/bin/sh\necho booted\n", mode: 0o755)
         let systemd = work.file("systemd.qcow2"), plain = work.file("plain.qcow2")
@@ -176,7 +223,8 @@ struct CustomizeTests {
             let result = try customize(["-a", copy, "--json", "--write", "/etc/motd:changed in place\n"])
             expectSuccess(result)
             #expect(result.stdout.contains(#""in_place": true"#))
-            #expect(result.stdout.contains(#""succeeded": true"#))
+            #expect(result.stdout.contains(#""exit_code": 0"#))
+            #expect(result.stdout.contains(#""sha256": null"#), "an image changed in place is not hashed")
             #expect(try FileDigest.sha256(copy) != before)
             #expect(try readBack(copy, #"echo "motd=$(cat /etc/motd)""#)["motd"] == "changed in place")
         }
@@ -263,7 +311,7 @@ struct CustomizeArgumentTests {
         let image = try TemporaryDirectory("customize-args")
         try writeFile(image.file("disk.qcow2"), "not attached\n")
         let result = try run(["customize", "-a", image.file("disk.qcow2")] + arguments)
-        #expect(result.status == .exited(1))
+        #expect(result.status == .exited(2), "as build exits for an invalid template")
         #expect(result.stderr.contains(expected), "stderr: \(result.stderr)")
         #expect(result.stderr.split(separator: "\n").count == 1, "one line: \(result.stderr)")
         #expect(!result.stderr.contains("hunter2"))

@@ -71,6 +71,36 @@ struct SourceAndOutputEndToEndTests {
         #expect(CLI.leftovers(under: work.path).isEmpty)
     }
 
+    @Test(.enabled(if: Host.has("script"), "needs script(1) (util-linux) for a pseudo-terminal"))
+    func downloadAndDecompressionShowProgressOnATerminal() throws {
+        let base = try CLI.sampleImage(in: work.path)
+        try Command.check("qemu-img", ["convert", "-O", "raw", base, work.file("progress.img")])
+        try Command.check("gzip", ["-1", work.file("progress.img")])
+        let packed = try bytes(work.file("progress.img.gz"))
+        let server = try LoopbackHTTPServer(files: ["/progress.img.gz": packed])
+        defer { server.stop() }
+        let template = work.file("progress.json")
+        try writeFile(template, #"""
+        {"builders": [{"type": "qemu-chroot", "name": "test", "source_image": "\#(server.url)/progress.img.gz",
+                       "source_checksum": "sha256:\#(try FileDigest.sha256(work.file("progress.img.gz")))",
+                       "cache_dir": "\#(work.file("progress-cache"))", "output_directory": "progress-out"}]}
+        """#)
+        // script(1) runs the build on a pseudo-terminal and copies what it printed there to our pipe.
+        let result = try Command.run("script", ["-qec", "\(CLI.binary) build \(template)", "/dev/null"], directory: work.path)
+        #expect(result.status == .exited(0), "stdout:\n\(result.stdout)")
+        // The total is the Content-Length for the download and the compressed size for decompression.
+        #expect(result.stdout.contains("\r\u{1B}[K    test: downloading 100%"), "\(result.stdout)")
+        #expect(result.stdout.contains("\r\u{1B}[K    test: decompressing 100%"), "\(result.stdout)")
+        #expect(CLI.leftovers(under: work.path).isEmpty)
+        let cached = try FileTree.entries(work.file("progress-cache"))
+        #expect(!cached.contains { $0.hasSuffix(".headers") }, "curl's header file is removed: \(cached)")
+    }
+
+    @Test func contentLengthIsTheLastAfterRedirects() {
+        #expect(SourceCache.contentLength("HTTP/1.1 302 Found\r\nContent-Length: 5\r\nLocation: /x\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 1234\r\n\r\n") == 1234)
+        #expect(SourceCache.contentLength("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n") == 0)
+    }
+
     @Test func aChecksumMismatchBuildsNothing() throws {
         let base = try CLI.sampleImage(in: work.path)
         let server = try LoopbackHTTPServer(files: ["/base.qcow2": try bytes(base)])

@@ -10,12 +10,15 @@ private let skip = Host.missing(programs: AttachFixture.programs + ["qemu-storag
 @Suite(.enabled(if: skip == nil, "attach filesystem tests: \(skip ?? "")"), .timeLimit(.minutes(2)),
        .prebuiltFixtures(AttachFixture.specs))
 struct AttachFilesystemTests {
-    @Test(arguments: [AttachMode.fuse, .loop])
-    func ext4WritesSurviveDetach(mode: AttachMode) throws {
+    /// `scratch` (a build's overlay) skips the flushes to the host's disk: the image file must still hold
+    /// every write once detached, read back through the page cache.
+    @Test(arguments: [(AttachMode.fuse, false), (.fuse, true), (.loop, false)])
+    func ext4WritesSurviveDetach(mode: AttachMode, scratch: Bool) throws {
         let fixture = try AttachFixture()
         let image = mode == .fuse ? fixture.qcow2 : fixture.raw
-        let attached = try Attacher.attach(
-            AttachRequest(image: image, format: try ImageProbe.probe(path: image).format, mode: mode), ledger: nil)
+        var request = AttachRequest(image: image, format: try ImageProbe.probe(path: image).format, mode: mode)
+        request.scratch = scratch
+        let attached = try Attacher.attach(request, ledger: nil)
         defer { try? attached.detach() }
         let device = try attached.blockDevice(for: try fixture.volume(of: attached))
         let target = fixture.directory.file("mnt")

@@ -39,6 +39,7 @@ final class StepPrepareCustomize: Step {
         state.overlayPath = "\(state.workDirectory)/overlay.qcow2"
         state.output.debug("\(source) is \(chain.source.format.rawValue); writes go to the overlay \(state.overlayPath)")
         try QemuImg.createOverlay(state.overlayPath, backing: source, backingFormat: chain.source.format.rawValue)
+        state.overlayIsScratch = true
     }
 
     func cleanup(_ state: BuildState) throws {

@@ -34,8 +34,9 @@ public struct SourceCache: Sendable {
             } else {
                 let partial = "\(directory)/.partial-\(runID)-download"
                 track(partial)
+                track(partial + ".headers")
                 log.say("downloading \(source.text) into \(directory)")
-                try download(source.text, to: partial, cancellation: cancellation)
+                try download(source.text, to: partial, cancellation: cancellation, progress: log)
                 let actual = try FileDigest.sha256(partial)
                 guard actual == expected else {
                     unlink(partial)
@@ -62,11 +63,32 @@ public struct SourceCache: Sendable {
         track(partial)
         log.say("decompressing \(source.fileName) (\(compression.rawValue)) into \(directory)")
         let output = try FileDescriptor.open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o644)
+        let input: FileDescriptor
+        do { input = try FileDescriptor.open(file, O_RDONLY | O_CLOEXEC) } catch {
+            try? output.close()
+            throw error
+        }
         do {
+            // The decompressor reads the file as its stdin, which shares our descriptor's offset: how far
+            // it has read of the compressed size is its progress (the decompressed size is unknown).
+            let total = try FileTree.fileSize(file)
+            let inputFD = input.rawValue
+            let poller = try ProgressPoller("decompressing", log: log) {
+                (done: UInt64(max(0, lseek(inputFD, 0, SEEK_CUR))), total: total)  // fails only for a bad fd: 0
+            }
             let (program, arguments) = compression.decompressor
-            try CancellableCommand.check(program, arguments + [file], stdoutFile: output.rawValue, cancellation: cancellation)
+            do {
+                try CancellableCommand.check(program, arguments, stdinFile: inputFD, stdoutFile: output.rawValue,
+                                             cancellation: cancellation)
+            } catch {
+                poller.finish(showing: false)
+                throw error
+            }
+            poller.finish()
+            try input.close()
             try output.close()
         } catch {
+            try? input.close()
             try? output.close()
             throw error
         }
@@ -101,8 +123,37 @@ public struct SourceCache: Sendable {
     }
 
     /// curl: http, https and file URLs only (redirects to http(s) only), failing on an HTTP error status.
-    private func download(_ url: String, to path: String, cancellation: Cancellation) throws {
-        try CancellableCommand.check("curl", ["--fail", "--location", "--silent", "--show-error", "--proto", "=http,https,file",
-                                              "--proto-redir", "=http,https", "--output", path, url], cancellation: cancellation)
+    /// With `progress`, the file's size as it grows against the Content-Length curl writes to a header
+    /// file (the last one after redirects; none for a chunked reply, then bytes and rate only).
+    private func download(_ url: String, to path: String, cancellation: Cancellation, progress: BuildLog? = nil) throws {
+        var arguments = ["--fail", "--location", "--silent", "--show-error", "--proto", "=http,https,file",
+                         "--proto-redir", "=http,https", "--output", path]
+        let headers = path + ".headers"
+        var poller: ProgressPoller?
+        if let progress {
+            arguments += ["--dump-header", headers]
+            poller = try ProgressPoller("downloading", log: progress) {
+                ((try? FileTree.fileSize(path)) ?? 0, Self.contentLength(ProcFS.readText(headers) ?? ""))
+            }
+        }
+        defer { unlink(headers) }
+        do {
+            try CancellableCommand.check("curl", arguments + [url], cancellation: cancellation)
+        } catch {
+            poller?.finish(showing: false)
+            throw error
+        }
+        poller?.finish()
+    }
+
+    /// The last Content-Length in curl's header dump (each redirect adds a block of headers); 0 if none.
+    static func contentLength(_ headers: String) -> UInt64 {
+        var length: UInt64 = 0
+        for line in headers.split(whereSeparator: \.isNewline) {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "content-length" else { continue }
+            length = UInt64(String(parts[1]).trimmingWhitespace()) ?? 0
+        }
+        return length
     }
 }

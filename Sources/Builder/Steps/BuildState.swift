@@ -25,6 +25,8 @@ public final class BuildState {
     public var overlayPath = ""
     /// prepare output: the overlay's format (`customize` without -o attaches the image itself, maybe raw).
     public var overlayFormat: ImageFormat = .qcow2
+    /// The overlay is the run's own file (not the user's image changed in place): see AttachRequest.scratch.
+    public var overlayIsScratch = false
     /// prepare output: what the source image is.
     public var sourceInfo: ImageInfo?
     /// attach: the attached overlay, its layout and the root volume planned; mount: mounted. Released by the

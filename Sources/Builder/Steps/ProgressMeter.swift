@@ -1,10 +1,11 @@
 import NBDCore
 
-/// The progress of one long phase of a build (writing the output, hashing it): turns "this many bytes
-/// of that many" into a rate and an ETA, and hands `BuildOutput` at most a few updates a second.
+/// The progress of one long phase of a build (downloading, decompressing, writing the output, hashing it):
+/// turns "this many bytes of that many" into a rate and an ETA, and hands `BuildOutput` at most a few
+/// updates a second. A total of 0 is unknown (a download without Content-Length): then bytes and rate only.
 final class ProgressMeter {
     private let phase: String
-    private let total: UInt64
+    private var total: UInt64
     private let log: BuildLog
     private let start = Monotonic.now
     private var lastShown: Double?
@@ -20,11 +21,17 @@ final class ProgressMeter {
     private var interval: Double { log.output.machineReadable ? 1 : 0.2 }
 
     func update(done: UInt64) {
-        lastDone = min(done, total)
+        lastDone = total == 0 ? done : min(done, total)
         let now = Monotonic.now
         if let lastShown, now - lastShown < interval { return }
         lastShown = now
         show(now: now)
+    }
+
+    /// For a phase whose size is learnt while it runs (a download's Content-Length arrives with its headers).
+    func update(done: UInt64, total: UInt64) {
+        self.total = total
+        update(done: done)
     }
 
     func update(fraction: Double) { update(done: UInt64(Double(total) * min(1, max(0, fraction)))) }
@@ -35,6 +42,14 @@ final class ProgressMeter {
     private func show(now: Double) {
         let elapsed = now - start
         let rate = elapsed > 0 ? Double(lastDone) / elapsed : 0
+        if total == 0 && lastDone > 0 {
+            // No percentage to give: a terminal still sees the bytes and the rate; a progress record
+            // (percent, done, total) would claim 100%, so there is none until the total is known.
+            guard !log.output.machineReadable else { return }
+            let line = "\(phase) \(Self.mebibytes(Double(lastDone))) MiB, \(Self.mebibytes(rate)) MiB/s"
+            log.output.progress(phase, target: log.target, done: lastDone, total: total, line: line)
+            return
+        }
         let percent = total == 0 ? 100 : Int(Double(lastDone) * 100 / Double(total))
         var line = "\(phase) \(percent)%, \(Self.mebibytes(rate)) MiB/s"
         if lastDone < total && rate > 0 { line += ", ETA \(Self.clock((Double(total - lastDone) / rate).rounded(.up)))" }

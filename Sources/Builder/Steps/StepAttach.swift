@@ -10,8 +10,9 @@ final class StepAttach: Step {
     func run(_ state: BuildState) throws {
         let config = state.config
         guard let mode = AttachMode(rawValue: config.attach) else { throw BuildError("unknown attach mode \(config.attach)") }
-        let request = AttachRequest(image: state.overlayPath, format: state.overlayFormat, readOnly: false, mode: mode,
+        var request = AttachRequest(image: state.overlayPath, format: state.overlayFormat, readOnly: false, mode: mode,
                                     devicePath: config.devicePath)
+        request.scratch = state.overlayIsScratch
         let image = try MountedImage(attaching: request, ledger: state.ledger)
         state.image = image
         state.output.debug("attached with \(image.attached.mode.rawValue)")

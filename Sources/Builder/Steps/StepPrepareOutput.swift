@@ -43,6 +43,7 @@ final class StepPrepareOutput: Step {
         state.overlayPath = "\(work)/overlay.qcow2"
         state.output.debug("source \(source) is \(info.format.rawValue), \(info.virtualSize) bytes; writes go to the overlay \(state.overlayPath)")
         try QemuImg.createOverlay(state.overlayPath, backing: source, backingFormat: info.format.rawValue)
+        state.overlayIsScratch = true
         if let size = config.diskSize {
             guard size >= info.virtualSize else {
                 throw BuildError("disk_size \(size) bytes is smaller than the source image (\(info.virtualSize) bytes); images can only grow")

@@ -6,8 +6,9 @@ import Glibc
 public enum CancellableCommand {
     /// `stdoutFile`: a descriptor that receives the program's output (a decompressor writing the file).
     /// `stdout`, when given instead, receives the output as it comes (qemu-img's `-p` progress).
-    /// With neither, stdout is inherited.
-    public static func check(_ executable: String, _ arguments: [String], stdoutFile: Int32 = -1,
+    /// With neither, stdout is inherited. `stdinFile`: a descriptor the program reads as its stdin (it
+    /// shares the file offset, so the caller can see how far it has read); inherited when -1.
+    public static func check(_ executable: String, _ arguments: [String], stdinFile: Int32 = -1, stdoutFile: Int32 = -1,
                              cancellation: Cancellation, stdout: ((ArraySlice<UInt8>) -> Void)? = nil) throws {
         let errors = try TemporaryFile.anonymous("qemu-chroot-stderr")
         let fd = errors.rawValue
@@ -17,6 +18,7 @@ public enum CancellableCommand {
         defer { if outPipe[0] >= 0 { close(outPipe[0]) } }
         var options = SpawnOptions()
         options.stderr = fd
+        options.stdin = stdinFile
         options.stdout = stdout != nil ? outPipe[1] : stdoutFile
         options.newProcessGroup = true
         let child: ChildProcess

@@ -30,7 +30,7 @@ public struct FuseBackend: AttachBackend {
             directory = "\(Self.exportRoot)/\(QemuStorageDaemonExport.directoryPrefix)\(RunLedger.newRunID())"
         }
         let export = try QemuStorageDaemonExport(
-            image: request.image, driver: request.format.rawValue, readOnly: request.readOnly,
+            image: request.image, driver: request.format.rawValue, readOnly: request.readOnly, flushes: !request.scratch,
             directory: directory, expectedSize: try ImageProbe.probe(path: request.image).virtualSize, ledger: ledger)
         return try LoopBackedImage(mode: .fuse, backingFile: export.path, readOnly: request.readOnly,
                                    export: export, ledger: ledger)

@@ -23,7 +23,8 @@ public final class QemuStorageDaemonExport: Sendable {
 
     /// Starts the daemon and waits until the export is mounted. `driver` is qemu's format driver ("qcow2",
     /// "raw"); `directory` is created (0700) and must not exist; `expectedSize`, if given, is checked.
-    public init(image: String, driver: String, readOnly: Bool, directory: String,
+    /// `flushes: false` turns the guest's flushes into no-ops on the image file (for a scratch image).
+    public init(image: String, driver: String, readOnly: Bool, flushes: Bool = true, directory: String,
                 expectedSize: UInt64? = nil, ledger: RunLedger? = nil, timeout: Double = 15) throws {
         self.image = image
         self.directory = directory
@@ -50,7 +51,7 @@ public final class QemuStorageDaemonExport: Sendable {
             let log = try FileDescriptor.open("\(directory)/daemon.log", O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
             defer { try? log.close() }
 
-            let arguments = Self.arguments(image: image, driver: driver, readOnly: readOnly, mountpoint: path)
+            let arguments = Self.arguments(image: image, driver: driver, readOnly: readOnly, flushes: flushes, mountpoint: path)
             let childEntry = try intend(.child(command: "qemu-storage-daemon", pid: nil, startTime: nil))
             let fuseEntry = try intend(.fuseMount(path: path))
             var options = SpawnOptions()
@@ -87,11 +88,14 @@ public final class QemuStorageDaemonExport: Sendable {
     /// qemu option syntax: a value ends at ',' and ',,' stands for a literal comma.
     static func escaped(_ value: String) -> String { value.replacingOccurrences(",", ",,") }
 
-    static func arguments(image: String, driver: String, readOnly: Bool, mountpoint: String) -> [String] {
+    static func arguments(image: String, driver: String, readOnly: Bool, flushes: Bool = true,
+                          mountpoint: String) -> [String] {
         let readOnlyFlag = readOnly ? "on" : "off"
+        // Every journal commit in the image is a flush that reached the host's disk (fdatasync of the image
+        // file); for a scratch image that is read back from the page cache and deleted, it is waste.
         return [
             "--blockdev", "driver=file,node-name=file0,filename=\(escaped(image)),read-only=\(readOnlyFlag),"
-                + "discard=unmap",
+                + "discard=unmap" + (flushes ? "" : ",cache.no-flush=on"),
             "--blockdev", "driver=\(driver),node-name=disk0,file=file0,read-only=\(readOnlyFlag),discard=unmap",
             "--export", "type=fuse,id=export0,node-name=disk0,mountpoint=\(escaped(mountpoint)),"
                 + "writable=\(readOnly ? "off" : "on"),allow-other=off",

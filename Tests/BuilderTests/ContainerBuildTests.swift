@@ -1,0 +1,68 @@
+import Builder
+import Glibc
+import NBDCore
+import Testing
+import TestSupport
+
+/// `build` as it runs in a container (docs/scale.md): tests/container/contained gives it what the documented
+/// `docker run` line gives (own namespaces, a tmpfs /dev with only /dev/fuse and /dev/loop-control, Docker's
+/// default capabilities plus CAP_SYS_ADMIN); the output is checked from the host.
+@Suite(.serialized, .enabled(if: Container.requirements == nil, "\(Container.requirements ?? "")"))
+struct ContainerBuildTests {
+    @Test(.timeLimit(.minutes(3))) func buildWithoutAHostDevBind() throws {
+        let work = try TemporaryDirectory("builder-container")
+        let image = try CLI.sampleImage(in: work.path)
+        let before = try FileDigest.sha256(image)
+        let template = try CLI.template(in: work.path, image: image, builder: #""output_directory": "out""#,
+                                        provisioners: #"[{"type": "shell", "inline": ["echo contained > /which", "hostname > /host"]}]"#)
+        let result = try Container.run([CLI.binary, "build", "--json", template], in: work.path)
+        #expect(result.status == .exited(0), "stderr:\n\(result.stderr)")
+        let json = try JSONParser.parse(result.stdout)
+        #expect(json["exit_code"] == .number(0))
+        let output = work.file("out/packer-test.qcow2")
+        guard case .array(let builds) = json["builds"], let build = builds.first else {
+            Issue.record("no builds in \(result.stdout)"); return
+        }
+        #expect(build["artifact"]?["path"] == .string(output))
+        #expect(build["artifact"]?["sha256"] == .string(try FileDigest.sha256(output)))
+        let values = try CLI.readBack(output, "echo which=$(cat /which); echo host=$(cat /host)", in: work.path)
+        #expect(values["which"] == "contained")
+        #expect(values["host"] == Container.hostname)
+        #expect(try FileDigest.sha256(image) == before)
+        #expect(CLI.leftovers(under: work.path).isEmpty, "\(CLI.leftovers(under: work.path))")
+    }
+
+    @Test(.timeLimit(.minutes(5))) func fourContainersFromOneSource() throws {
+        let work = try TemporaryDirectory("builder-containers")
+        let image = try CLI.sampleImage(in: work.path)
+        let before = try FileDigest.sha256(image)
+        let children = try CLI.numberedTemplates(4, in: work.path, image: image).map { template in
+            try CLI.spawn("/bin/bash", [Container.script, CLI.binary, "build", template], in: work.path)
+        }
+        let statuses = children.map { $0.wait() }
+        #expect(statuses.allSatisfy { $0 == .exited(0) }, "\(statuses)")
+        for index in 0..<4 {
+            let output = work.file("out\(index)/packer-test.qcow2")
+            #expect(try CLI.readBack(output, "echo which=$(cat /which)", in: work.path)["which"] == "\(index)")
+        }
+        #expect(try FileDigest.sha256(image) == before)
+        #expect(CLI.leftovers(under: work.path).isEmpty, "\(CLI.leftovers(under: work.path))")
+    }
+}
+
+/// tests/container/contained, the stand-in for a container engine.
+enum Container {
+    static let requirements = CLI.requirements ?? Host.missing(programs: ["unshare", "setpriv", "mknod", "hostname"])
+    /// What the script names the container's UTS namespace.
+    static let hostname = "qemu-chroot-container"
+
+    /// Found from this file's place in the checkout.
+    static var script: String {
+        let parts = "\(#filePath)".split(separator: "/").dropLast(3)
+        return "/" + parts.joined(separator: "/") + "/tests/container/contained"
+    }
+
+    static func run(_ command: [String], in directory: String) throws -> CommandResult {
+        try Command.run("/bin/bash", [script] + command, directory: directory)
+    }
+}

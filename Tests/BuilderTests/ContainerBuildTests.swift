@@ -50,17 +50,43 @@ struct ContainerBuildTests {
     }
 }
 
+/// The same build with the image `make image` makes as the container's root (its static qemu-chroot, its
+/// Debian tools), the working directory bound in at the same path.
+@Suite(.serialized, .enabled(if: Container.imageRequirements == nil, "\(Container.imageRequirements ?? "")"))
+struct ContainerImageTests {
+    @Test(.timeLimit(.minutes(5))) func buildInTheImage() throws {
+        let work = try TemporaryDirectory("builder-image")
+        let rootfs = work.file("rootfs")
+        _ = try FileTree.makeDirectories(rootfs)
+        try Command.check(try ExecutableLookup.resolve("tar"), ["-xf", Container.imageTar, "-C", rootfs])
+        let image = try CLI.sampleImage(in: work.path)
+        let template = try CLI.template(in: work.path, image: image, builder: #""output_directory": "out""#,
+                                        provisioners: #"[{"type": "shell", "inline": ["echo image > /which"]}]"#)
+        let child = try CLI.spawn("/usr/bin/env", ["CONTAINED_ROOTFS=\(rootfs)", "/bin/bash", Container.script,
+                                                   "/usr/local/bin/qemu-chroot", "build", template], in: work.path)
+        #expect(child.wait() == .exited(0))
+        let output = work.file("out/packer-test.qcow2")
+        #expect(try CLI.readBack(output, "echo which=$(cat /which)", in: work.path)["which"] == "image")
+        #expect(CLI.leftovers(under: work.path).isEmpty, "\(CLI.leftovers(under: work.path))")
+    }
+}
+
 /// tests/container/contained, the stand-in for a container engine.
 enum Container {
     static let requirements = CLI.requirements ?? Host.missing(programs: ["unshare", "setpriv", "mknod", "hostname"])
+    /// `make image`'s root filesystem.
+    static var imageTar: String { inCheckout("dist/qemu-chroot-rootfs.tar") }
+
+    /// `path` in the checkout, found from this file's place in it.
+    static func inCheckout(_ path: String) -> String {
+        "/" + "\(#filePath)".split(separator: "/").dropLast(3).joined(separator: "/") + "/" + path
+    }
+    static let imageRequirements = requirements
+        ?? (HostPath.exists(imageTar) ? nil : "needs dist/qemu-chroot-rootfs.tar (make image)")
     /// What the script names the container's UTS namespace.
     static let hostname = "qemu-chroot-container"
 
-    /// Found from this file's place in the checkout.
-    static var script: String {
-        let parts = "\(#filePath)".split(separator: "/").dropLast(3)
-        return "/" + parts.joined(separator: "/") + "/tests/container/contained"
-    }
+    static var script: String { inCheckout("tests/container/contained") }
 
     static func run(_ command: [String], in directory: String) throws -> CommandResult {
         try Command.run("/bin/bash", [script] + command, directory: directory)

@@ -32,6 +32,21 @@ struct ContainerBuildTests {
         #expect(CLI.leftovers(under: work.path).isEmpty, "\(CLI.leftovers(under: work.path))")
     }
 
+    /// docs/scale.md's claim that a node needs no binfmt_misc registration: the emulator is registered in
+    /// each command's own binfmt_misc, also under the container's capabilities.
+    @Test(.timeLimit(.minutes(5)), .enabled(if: CrossArchitecture.requirements == nil, "\(CrossArchitecture.requirements ?? "")"))
+    func arm64BuildInAContainer() throws {
+        let work = try TemporaryDirectory("builder-container-arm64")
+        let image = try CLI.sampleImage(in: work.path, name: "arm64.qcow2",
+                                        extra: ["--busybox", try ForeignBusybox.program(for: "arm64")])
+        let template = try CLI.template(in: work.path, image: image, builder: #""output_directory": "out""#,
+                                        provisioners: #"[{"type": "shell", "inline": ["uname -m > /arch"]}]"#)
+        let result = try Container.run([CLI.binary, "build", template], in: work.path)
+        #expect(result.status == .exited(0), "stderr:\n\(result.stderr)")
+        #expect(try CLI.readBack(work.file("out/packer-test.qcow2"), "echo arch=$(cat /arch)", in: work.path)["arch"] == "aarch64")
+        #expect(CLI.leftovers(under: work.path).isEmpty, "\(CLI.leftovers(under: work.path))")
+    }
+
     @Test(.timeLimit(.minutes(5))) func fourContainersFromOneSource() throws {
         let work = try TemporaryDirectory("builder-containers")
         let image = try CLI.sampleImage(in: work.path)

@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DOC_TARGETS = NBDCore HostSystem ImageLayout NBDProtocol QemuTools ImageMount ImageAttach Builder PackerRPC
 
-.PHONY: setup build test vm-test bench demo clean docs embed-check cross-arch-debian release
+.PHONY: setup build test vm-test bench demo clean docs embed-check cross-arch-debian release recipe-check image
 
 setup:
 	bash scripts/setup
@@ -49,3 +49,12 @@ cross-arch-debian: setup
 # The Packer plugin as a GitHub release for `packer init` (dist/: the zip and its SHA256SUMS; scripts/release).
 release: setup
 	bash scripts/release
+
+# docs/scale.md's Kubernetes manifest and GitHub Actions recipes against their schemas (tests/container/check-recipes).
+recipe-check:
+	bash tests/container/check-recipes
+
+# The qemu-chroot OCI image (docs/scale.md): dist/qemu-chroot-rootfs.tar for `podman import`, or with
+# IMAGE_BUILDER=podman the image from Containerfile (scripts/image). A release build: slow.
+image: setup
+	bash scripts/image

@@ -53,14 +53,8 @@ struct BuildConcurrencyTests {
         let work = try TemporaryDirectory("builder-parallel")
         let image = try CLI.sampleImage(in: work.path)
         let before = try FileDigest.sha256(image)
-        var children: [ChildProcess] = []
-        for index in 0..<4 {
-            let template = try CLI.template(in: work.path, name: "t\(index).json", image: image,
-                                            builder: #""output_directory": "out\#(index)""#,
-                                            provisioners: #"[{"type": "shell", "inline": ["echo \#(index) > /which", "sleep 1"]}]"#)
-            var options = SpawnOptions()
-            options.directory = work.path
-            children.append(try ChildProcess.spawn(CLI.binary, ["build", template], options: options))
+        let children = try CLI.numberedTemplates(4, in: work.path, image: image).map { template in
+            try CLI.spawn(CLI.binary, ["build", template], in: work.path)
         }
         let statuses = children.map { $0.wait() }
         #expect(statuses.allSatisfy { $0 == .exited(0) }, "\(statuses)")

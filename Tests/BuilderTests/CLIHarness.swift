@@ -49,6 +49,22 @@ enum CLI {
         return "\(directory)/\(name)"
     }
 
+    /// `count` templates on `image` for builds side by side: template N (tN.json) writes N to /which, waits a
+    /// second so the builds overlap, and builds into outN.
+    static func numberedTemplates(_ count: Int, in directory: String, image: String) throws -> [String] {
+        try (0..<count).map { index in
+            try template(in: directory, name: "t\(index).json", image: image, builder: #""output_directory": "out\#(index)""#,
+                         provisioners: #"[{"type": "shell", "inline": ["echo \#(index) > /which", "sleep 1"]}]"#)
+        }
+    }
+
+    /// `program` with `arguments` started in `directory`, not waited for.
+    static func spawn(_ program: String, _ arguments: [String], in directory: String) throws -> ChildProcess {
+        var options = SpawnOptions()
+        options.directory = directory
+        return try ChildProcess.spawn(program, arguments, options: options)
+    }
+
     /// `script` run by `qemu-chroot shell --read-only` in `image`: its `key=value` output lines, by key.
     static func readBack(_ image: String, _ script: String, in directory: String) throws -> [String: String] {
         let result = try run(["shell", "--read-only", image, "--", "/bin/sh", "-c", script], in: directory)

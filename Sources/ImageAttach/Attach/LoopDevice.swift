@@ -8,7 +8,12 @@ import Synchronization
 /// `detach()` releases it explicitly. The corresponding ioctls are LOOP_CTL_GET_FREE and LOOP_CONFIGURE.
 public final class LoopDevice: Sendable {
     public let index: Int
-    public var path: String { "/dev/loop\(index)" }
+    /// The node to open or mount: /dev/loopN, or a private node when /dev lacks it (a container's tmpfs /dev
+    /// gets no node for a device LOOP_CTL_GET_FREE creates).
+    public var path: String { node?.path ?? kernelPath }
+    /// The kernel's name for the device, as /sys/block and the run ledger know it.
+    public var kernelPath: String { "/dev/loop\(index)" }
+    private let node: BlockDeviceNode?
     public let backingFile: String
     public let offset: UInt64
     /// Bytes visible through the device; 0 means up to the end of the backing file.
@@ -18,8 +23,9 @@ public final class LoopDevice: Sendable {
     private let detached = Atomic(false)
 
     private init(index: Int, backingFile: String, offset: UInt64, sizeLimit: UInt64, readOnly: Bool,
-                 device: FileDescriptor) {
+                 device: FileDescriptor, node: BlockDeviceNode?) {
         self.index = index
+        self.node = node
         self.backingFile = backingFile
         self.offset = offset
         self.sizeLimit = sizeLimit
@@ -64,45 +70,65 @@ public final class LoopDevice: Sendable {
             let index = Int(try control.ioctl("LOOP_CTL_GET_FREE", cnbd_loop_ctl_get_free))
             let path = "/dev/loop\(index)"
             try willUse(path)
-            let device = try openDeviceNode(path, readOnly: readOnly)
+            let (device, node) = try openDeviceNode(index: index, readOnly: readOnly)
             do {
                 try device.ioctl("LOOP_CONFIGURE", cnbd_loop_configure, pointer: &config)
             } catch let error as SystemError where error.errno == EBUSY {
                 Log.debug("\(path) was taken by another process first; asking for another free index")
                 try? device.close()
+                node?.remove()
                 continue
             } catch let error as SystemError where error.errno == EINVAL && config.info.lo_flags & cnbd_lo_flags_direct_io != 0 {
                 // Some backing files cannot do O_DIRECT at this offset; buffered I/O still works.
                 Log.debug("\(path): no direct I/O on \(backingFile) (\(error)); using buffered I/O")
                 try? device.close()
+                node?.remove()
                 config.info.lo_flags &= ~cnbd_lo_flags_direct_io
                 continue
             } catch let error as SystemError where error.errno == EINVAL || error.errno == ENOTTY {
                 try? device.close()
+                node?.remove()
                 throw error.withHint("the kernel lacks LOOP_CONFIGURE (Linux 5.8+), or \(backingFile) "
                     + "cannot back a loop device at offset \(offset)")
+            } catch {
+                try? device.close()
+                node?.remove()
+                throw error
             }
             Log.debug("\(path) → \(backingFile) offset \(offset) size \(sizeLimit)\(readOnly ? " read-only" : "")")
             return LoopDevice(index: index, backingFile: backingFile, offset: offset, sizeLimit: sizeLimit,
-                              readOnly: readOnly, device: device)
+                              readOnly: readOnly, device: device, node: node)
         }
         throw AttachError("no free loop device for \(backingFile): other processes took every free index "
             + "16 times in a row")
     }
 
     /// The node may appear a moment after GET_FREE created the device (devtmpfs, udev), as losetup knows.
-    private static func openDeviceNode(_ path: String, readOnly: Bool) throws -> FileDescriptor {
+    /// A /dev that never gets it (a container's tmpfs with only /dev/loop-control passed in) gets a private
+    /// node made from sysfs's device number instead, so no host /dev bind is needed.
+    private static func openDeviceNode(index: Int, readOnly: Bool) throws -> (FileDescriptor, BlockDeviceNode?) {
+        let path = "/dev/loop\(index)"
+        let mode = readOnly ? O_RDONLY : O_RDWR
         var opened: FileDescriptor?
+        var missing = false
         try Poll.until(seconds: 0.4, interval: 0.025) {
             do {
-                opened = try FileDescriptor.open(path, readOnly ? O_RDONLY : O_RDWR)
+                opened = try FileDescriptor.open(path, mode)
                 return true
             } catch let error as SystemError where error.errno == ENOENT || error.errno == EACCES {
+                missing = error.errno == ENOENT
                 return false
             }
         }
-        if let opened { return opened }
-        return try FileDescriptor.open(path, readOnly ? O_RDONLY : O_RDWR)
+        if let opened { return (opened, nil) }
+        guard missing else { return (try FileDescriptor.open(path, mode), nil) }
+        let node = try BlockDeviceNode(name: "loop\(index)")
+        do {
+            return (try FileDescriptor.open(node.path, mode), node)
+        } catch {
+            node.remove()
+            throw error
+        }
     }
 
     /// Releases the device: fsync (what was written reaches the backing file), LOOP_CLR_FD, close. While
@@ -114,6 +140,7 @@ public final class LoopDevice: Sendable {
         errors.attempt("fsync \(path)") { try syscall("fsync", path: path) { fsync(device.rawValue) } }
         errors.attempt("LOOP_CLR_FD \(path)") { try Self.clearFD(device) }
         errors.attempt("close \(path)") { try device.close() }
+        node?.remove()
         try errors.rethrow()
         waitUntilReleased()
     }
@@ -121,15 +148,21 @@ public final class LoopDevice: Sendable {
     /// If someone else had the device open at LOOP_CLR_FD, the kernel frees it on their last close; give
     /// that a moment so a detached image is really free when detach returns (a mount keeps it longer).
     private func waitUntilReleased() {
-        let ours = LoopDeviceTable.Entry(device: path, backingFile: backingFile, offset: offset)
+        let ours = LoopDeviceTable.Entry(device: kernelPath, backingFile: backingFile, offset: offset)
         if !LoopDeviceTable.waitUntilFree(ours, seconds: 1) {
             Log.debug("\(path) is still open elsewhere; it frees itself on its last close")
         }
     }
 
-    /// LOOP_CLR_FD on a device some other (dead) process configured, for `cleanup`.
+    /// LOOP_CLR_FD on a device some other (dead) process configured, for `cleanup`; `devicePath` is its
+    /// kernel path (/dev/loopN), reached through a private node when /dev lacks it.
     public static func clear(_ devicePath: String) throws {
-        let device = try FileDescriptor.open(devicePath, O_RDONLY)
+        var node: BlockDeviceNode?
+        if access(devicePath, F_OK) != 0, let name = devicePath.split(separator: "/").last {
+            node = try BlockDeviceNode(name: String(name))
+        }
+        defer { node?.remove() }
+        let device = try FileDescriptor.open(node?.path ?? devicePath, O_RDONLY)
         defer { try? device.close() }
         try clearFD(device)
     }

@@ -15,7 +15,7 @@ struct RecordedLoopDevice {
                     if let entry { try ledger?.revise(entry, resource) } else { entry = try ledger?.intend(resource) }
                 })
             if let entry {
-                try? ledger?.held(entry, .loop(device: device.path, backingFile: backingFile, offset: offset))
+                try? ledger?.held(entry, .loop(device: device.kernelPath, backingFile: backingFile, offset: offset))
             }
             return RecordedLoopDevice(device: device, ledgerEntry: entry)
         } catch {

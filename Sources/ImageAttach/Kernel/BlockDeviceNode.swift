@@ -27,7 +27,9 @@ public final class BlockDeviceNode: Sendable {
             try syscall("mknod", path: node) { mknod(node, S_IFBLK | 0o600, dev) }
         } catch {
             rmdir(directory)
-            throw error.withHint("devtmpfs has no \(standard) and creating the node needs CAP_MKNOD")
+            throw error.withHint("devtmpfs has no \(standard) and creating the node needs CAP_MKNOD and, in a "
+                + "container, a device cgroup that allows block major \(cnbd_dev_major(UInt64(dev))) "
+                + "(docker run --device-cgroup-rule 'b \(cnbd_dev_major(UInt64(dev))):* rmw'; docs/scale.md)")
         }
         Log.debug("\(standard) missing: made \(node)")
         path = node

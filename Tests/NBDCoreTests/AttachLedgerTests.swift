@@ -4,6 +4,8 @@ import NBDCore
 import TestSupport
 import Testing
 
+private let unshareSkip = Host.missing(programs: ["unshare", "sleep"], root: true)
+
 @Suite struct AttachLedgerTests {
     @Test func recordsIntentThenHoldingThenRelease() throws {
         let root = try TemporaryDirectory("ledger")
@@ -104,6 +106,64 @@ import Testing
         #expect(lines == ["removed the record of run busy"])
     }
 
+    /// Issue 11: the kernel hands a dead namespace's inode on to the next new one. A stale record naming the
+    /// inode of a live, unrelated namespace (a process of ours in its own `unshare -m`) must not make cleanup
+    /// touch that process, whether the record has the namespace id (Linux 6.9+) or not.
+    @Test(.enabled(if: unshareSkip == nil, "reused namespace inode: \(unshareSkip ?? "")"), .timeLimit(.minutes(1)))
+    func aReusedNamespaceInodeIsNotTheRuns() throws {
+        let root = try TemporaryDirectory("ledger")
+        // The run's namespace, as its record knows it; it dies with its only process.
+        let gone = try ProcessInOwnMountNamespace()
+        let goneID = ProcFS.mountNamespaceID(of: String(gone.child.pid))
+        gone.child.terminate(grace: 1)
+        let live = try ProcessInOwnMountNamespace()
+        defer { live.child.terminate(grace: 1) }
+        let start = try #require(ProcFS.startTime(of: live.child.pid))
+        try write(RunRecord(runID: "withoutid", ownerPID: 999_999_999, ownerStartTime: 1, startedAt: 0,
+                            mountNamespace: live.namespace, entries: [], bootID: ProcFS.bootID), under: root.path)
+        if let goneID {
+            #expect(goneID != ProcFS.mountNamespaceID(of: String(live.child.pid)))
+            try write(RunRecord(runID: "withid", ownerPID: 999_999_999, ownerStartTime: 1, startedAt: 1,
+                                mountNamespace: live.namespace, entries: [], mountNamespaceID: goneID,
+                                bootID: ProcFS.bootID), under: root.path)
+        }
+        let stale = RunLedger.findStale(root: root.path)
+        #expect(stale.count == (goneID == nil ? 1 : 2))
+        for run in stale {
+            var lines: [String] = []
+            #expect(StaleRunCleaner(dryRun: true) { lines.append($0) }.clean(run))
+            #expect(lines == ["would remove the record of run \(run.record.runID)"], "\(lines)")
+            lines = []
+            #expect(StaleRunCleaner { lines.append($0) }.clean(run))
+            #expect(lines == ["removed the record of run \(run.record.runID)"], "\(lines)")
+            #expect(ProcFS.isAlive(live.child.pid, startTime: start), "run \(run.record.runID)")
+        }
+    }
+
+    /// A record written in another boot names no process: even one whose pid and start time match ours.
+    @Test func aRecordOfAnEarlierBootNamesNoProcess() throws {
+        let root = try TemporaryDirectory("ledger")
+        let start = try #require(ProcFS.startTime(of: getpid()))
+        try write(RunRecord(runID: "oldboot", ownerPID: getpid(), ownerStartTime: start, startedAt: 0,
+                            mountNamespace: nil, entries: [
+                                LedgerEntry(id: 1, state: .held, resource: .child(command: "sleep", pid: getpid(), startTime: start))],
+                            bootID: "00000000-0000-0000-0000-000000000000"), under: root.path)
+        let run = try #require(RunLedger.findStale(root: root.path).first, "the owner of another boot is gone")
+        var lines: [String] = []
+        #expect(StaleRunCleaner(dryRun: true) { lines.append($0) }.clean(run))
+        #expect(lines == ["would remove the record of run oldboot"], "\(lines)")
+    }
+
+    /// Records written before boot ids, namespace ids and disk sequences were recorded still read (and count
+    /// as this boot's), so an upgrade never leaves a killed run's record unreadable.
+    @Test func aRecordWithoutTheNewerFieldsStillReads() throws {
+        let text = #"{"runID":"old","ownerPID":1,"ownerStartTime":1,"startedAt":0,"mountNamespace":5,"entries":["#
+            + #"{"id":1,"state":"held","resource":{"loop":{"device":"/dev/loop3","backingFile":"/img","offset":0}}}]}"#
+        let record = try JSONDecoder().decode(RunRecord.self, from: Data(text.utf8))
+        #expect(record.bootID == nil && record.mountNamespaceID == nil && record.isFromThisBoot)
+        #expect(record.entries.first?.resource == .loop(device: "/dev/loop3", backingFile: "/img", offset: 0, diskSequence: nil))
+    }
+
     private func readRecord(_ ledger: RunLedger) throws -> RunRecord {
         let text = try #require(ProcFS.readText(ledger.recordPath))
         return try JSONDecoder().decode(RunRecord.self, from: Data(text.utf8))
@@ -115,5 +175,30 @@ import Testing
         let file = try FileDescriptor.open("\(directory)/record.json", O_WRONLY | O_CREAT | O_TRUNC)
         try file.writeAll(Array(try JSONEncoder().encode(record)))
         try file.close()
+    }
+}
+
+/// `unshare -m sleep 60`, started by the test: a live process in a mount namespace of its own.
+private struct ProcessInOwnMountNamespace {
+    let child: ChildProcess
+    let namespace: UInt64
+
+    init() throws {
+        var options = SpawnOptions()
+        options.deathSignal = SIGKILL
+        let process = try ChildProcess.spawn("unshare", ["-m", "sleep", "60"], options: options)
+        let host = ProcFS.mountNamespace(of: "self")
+        var seen: UInt64?
+        // unshare(1) leaves our namespace before it execs sleep.
+        _ = Poll.until(seconds: 10) {
+            seen = ProcFS.mountNamespace(of: String(process.pid))
+            return seen != nil && seen != host
+        }
+        guard let seen, seen != host else {
+            process.terminate(grace: 1)
+            throw AttachError("unshare -m did not enter a mount namespace of its own")
+        }
+        child = process
+        namespace = seen
     }
 }

@@ -140,6 +140,41 @@ private let unshareSkip = Host.missing(programs: ["unshare", "sleep"], root: tru
         }
     }
 
+    /// Without a namespace id (Linux before 6.9, or an older record) the inode counts only while a process the
+    /// run recorded, with its start time, is still inside: then what else is left there is the run's too.
+    @Test(.enabled(if: unshareSkip == nil, "namespace proven by a recorded process: \(unshareSkip ?? "")"),
+          .timeLimit(.minutes(1)))
+    func withoutANamespaceIdARecordedProcessInsideProvesIt() throws {
+        let root = try TemporaryDirectory("ledger")
+        let recorded = try ProcessInOwnMountNamespace(["sh", "-c", "sleep 60 & exec sleep 60"])
+        defer { recorded.child.terminate(grace: 1) }
+        let start = try #require(ProcFS.startTime(of: recorded.child.pid))
+        var others: [pid_t] = []
+        _ = Poll.until(seconds: 10) {
+            others = ProcFS.pids().filter { $0 != recorded.child.pid && ProcFS.mountNamespace(of: String($0)) == recorded.namespace }
+            return !others.isEmpty
+        }
+        let left = try #require(others.first, "the background sleep")
+        let leftStart = try #require(ProcFS.startTime(of: left))
+        defer { if ProcFS.isAlive(left, startTime: leftStart) { kill(left, SIGKILL) } }
+        try write(RunRecord(runID: "anchored", ownerPID: 999_999_999, ownerStartTime: 1, startedAt: 0,
+                            mountNamespace: recorded.namespace, entries: [
+                                LedgerEntry(id: 1, state: .held, resource: .child(command: "sleep", pid: recorded.child.pid,
+                                                                                 startTime: start))],
+                            bootID: ProcFS.bootID), under: root.path)
+        let run = try #require(RunLedger.findStale(root: root.path).first)
+        var lines: [String] = []
+        #expect(StaleRunCleaner(dryRun: true) { lines.append($0) }.clean(run))
+        #expect(lines == ["would release process \(recorded.child.pid) (sleep) of run anchored",
+                          "would release process \(left) left in the mount namespace of run anchored",
+                          "would remove the record of run anchored"], "\(lines)")
+        lines = []
+        #expect(StaleRunCleaner { lines.append($0) }.clean(run), "\(lines)")
+        #expect(!ProcFS.isAlive(recorded.child.pid, startTime: start))
+        #expect(!ProcFS.isAlive(left, startTime: leftStart))
+        #expect(lines.last == "removed the record of run anchored")
+    }
+
     /// A record written in another boot names no process: even one whose pid and start time match ours.
     @Test func aRecordOfAnEarlierBootNamesNoProcess() throws {
         let root = try TemporaryDirectory("ledger")
@@ -178,15 +213,15 @@ private let unshareSkip = Host.missing(programs: ["unshare", "sleep"], root: tru
     }
 }
 
-/// `unshare -m sleep 60`, started by the test: a live process in a mount namespace of its own.
+/// `unshare -m sleep 60` (or another command), started by the test: a live process in a mount namespace of its own.
 private struct ProcessInOwnMountNamespace {
     let child: ChildProcess
     let namespace: UInt64
 
-    init() throws {
+    init(_ command: [String] = ["sleep", "60"]) throws {
         var options = SpawnOptions()
         options.deathSignal = SIGKILL
-        let process = try ChildProcess.spawn("unshare", ["-m", "sleep", "60"], options: options)
+        let process = try ChildProcess.spawn("unshare", ["-m"] + command, options: options)
         let host = ProcFS.mountNamespace(of: "self")
         var seen: UInt64?
         // unshare(1) leaves our namespace before it execs sleep.

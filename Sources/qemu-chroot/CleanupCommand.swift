@@ -10,8 +10,10 @@ struct CleanupCommand: ParsableCommand {
         discussion: """
             Every run records what it holds under \(RunLedger.defaultRoot)/<run-id>/. A run whose process is \
             gone is stale: cleanup releases exactly what its record names (processes only if their start time \
-            matches, loop devices only if still backed by the recorded file, nbd devices only if their backend \
-            identifier is the run's) and removes the record. Nothing else is touched.
+            matches, processes left in the run's mount namespace only if the namespace's id is the recorded one, \
+            loop devices only if still backed by the recorded file in the recorded configuration, nbd devices \
+            only if their backend identifier is the run's) and removes the record. Nothing else is touched; \
+            --debug says what was left alone and why.
             """)
 
     @OptionGroup var global: GlobalOptions

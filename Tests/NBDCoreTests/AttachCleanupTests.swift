@@ -29,7 +29,7 @@ struct AttachCleanupTests {
         defer { run.child.terminate(grace: 1) }
         let record = try #require(RunLedger.findAll(root: root).first)
         let loops = record.entries.compactMap { entry -> LoopDeviceTable.Entry? in
-            guard case .loop(let device, let backing, let offset) = entry.resource else { return nil }
+            guard case .loop(let device, let backing, let offset, _) = entry.resource else { return nil }
             return LoopDeviceTable.Entry(device: device, backingFile: backing, offset: offset)
         }
         let daemons = record.entries.compactMap { entry -> (pid_t, UInt64)? in
@@ -37,6 +37,10 @@ struct AttachCleanupTests {
             return (pid, start)
         }
         #expect(loops.map(\.device) == [run.device])
+        #expect(record.entries.contains { entry in
+            guard case .loop(let device, _, _, let sequence?) = entry.resource else { return false }
+            return sequence == LoopDeviceTable.diskSequence(of: device)
+        }, "the held loop device carries its disk sequence")
         #expect(LoopDeviceTable.entry(for: run.device) == loops.first)
         #expect(daemons.count == (mode == .fuse ? 1 : 0))
         #expect(RunLedger.findStale(root: root).isEmpty, "the run still lives")
@@ -51,6 +55,8 @@ struct AttachCleanupTests {
         for run in stale { #expect(dry.clean(run)) }
         if privateNamespace {
             #expect(record.mountNamespace != nil && record.mountNamespace != ProcFS.mountNamespace(of: "self"))
+            // The id that tells the run's namespace from a later one with its inode (Linux 6.9+).
+            #expect(ProcFS.mountNamespaceID(of: "self") == nil || record.mountNamespaceID != nil)
             #expect(lines.contains { $0.hasPrefix("would release process") && $0.hasSuffix("left in the mount namespace of run \(record.runID)") }, "\(lines)")
         } else {
             #expect(record.mountNamespace == nil)
@@ -101,6 +107,36 @@ struct AttachCleanupTests {
         var lines: [String] = []
         #expect(StaleRunCleaner { lines.append($0) }.clean(run))
         #expect(LoopDeviceTable.entry(for: device)?.backingFile == fixture.raw)
+        #expect(lines == ["removed the record of run \(record.runID)"])
+    }
+
+    /// The same file at the same offset on the same device, configured again since the record was written (by
+    /// another run): the disk sequence tells, and cleanup leaves the live device alone.
+    @Test func cleanupLeavesALoopDeviceConfiguredAgainAlone() throws {
+        let fixture = try AttachFixture()
+        let root = fixture.directory.file("runs")
+        let image = try Attacher.attach(AttachRequest(image: fixture.raw, format: .raw, mode: .loop), ledger: nil)
+        defer { try? image.detach() }
+        let device = try image.blockDevice(for: fixture.volume(of: image))
+        let live = try #require(LoopDeviceTable.entry(for: device))
+        let sequence = try #require(LoopDeviceTable.diskSequence(of: device), "the kernel has no diskseq (Linux 5.15+)")
+
+        let record = RunRecord(runID: "0123456789abcdee", ownerPID: 1, ownerStartTime: 1, startedAt: 0,
+                               mountNamespace: nil, entries: [
+                                   LedgerEntry(id: 1, state: .held, resource: .loop(
+                                       device: device, backingFile: live.backingFile, offset: live.offset,
+                                       diskSequence: sequence - 1))])
+        let run = StaleRun(directory: "\(root)/\(record.runID)", record: record)
+        mkdir(root, 0o700)
+        mkdir(run.directory, 0o700)
+        try Command.check("touch", ["\(run.directory)/record.json"])
+        var lines: [String] = []
+        #expect(StaleRunCleaner(dryRun: true) { lines.append($0) }.clean(run))
+        #expect(lines == ["would remove the record of run \(record.runID)"])
+        lines = []
+        #expect(StaleRunCleaner { lines.append($0) }.clean(run))
+        #expect(LoopDeviceTable.entry(for: device) == live)
+        #expect(LoopDeviceTable.diskSequence(of: device) == sequence)
         #expect(lines == ["removed the record of run \(record.runID)"])
     }
 }

@@ -38,7 +38,7 @@ struct AttachShellKillTests {
             return (pid, start)
         }
         let loops = record.entries.compactMap { entry -> LoopDeviceTable.Entry? in
-            guard case .loop(let device, let backing, let offset) = entry.resource else { return nil }
+            guard case .loop(let device, let backing, let offset, _) = entry.resource else { return nil }
             return LoopDeviceTable.Entry(device: device, backingFile: backing, offset: offset)
         }
         #expect(daemons.count == 1 && loops.count == 1, "\(record.entries)")

@@ -87,7 +87,7 @@ struct MountedImageTests {
         let runMounts = RunMounts(directory: disk.directory.path)
         #expect(runMounts.current(runIDs: [runID]).isEmpty, "\(runMounts.current(runIDs: [runID]))",
                 sourceLocation: sourceLocation)
-        for case .loop(let device, let backing, let offset) in held {
+        for case .loop(let device, let backing, let offset, _) in held {
             let loop = LoopDeviceTable.Entry(device: device, backingFile: backing, offset: offset)
             #expect(LoopDeviceTable.waitUntilFree(loop, seconds: 2), "\(device) is still bound to \(backing)",
                     sourceLocation: sourceLocation)

@@ -1,3 +1,4 @@
+import CNBD
 import Glibc
 
 /// Facts read from /proc and /sys, for identifying processes and devices safely: a pid alone can be reused,
@@ -37,6 +38,20 @@ public enum ProcFS {
         guard stat("/proc/\(process)/ns/mnt", &info) == 0 else { return nil }
         return UInt64(info.st_ino)
     }
+
+    /// The 64-bit id of a process's mount namespace ("self", "thread-self" or a pid). Unlike the inode it is
+    /// never reused within a boot, so it tells a live namespace from a dead one whose inode was handed on.
+    /// nil when the process is gone or the kernel predates the ioctl (Linux 6.9).
+    public static func mountNamespaceID(of process: String) -> UInt64? {
+        guard let file = try? FileDescriptor.open("/proc/\(process)/ns/mnt", O_RDONLY) else { return nil }
+        defer { try? file.close() }
+        var id: UInt64 = 0
+        return cnbd_mount_namespace_id(file.rawValue, &id) == 0 ? id : nil
+    }
+
+    /// This boot's id (/proc/sys/kernel/random/boot_id): pids, start times and namespace ids mean something
+    /// only within the boot that recorded them.
+    public static var bootID: String? { readText("/proc/sys/kernel/random/boot_id") }
 
     /// Every pid listed in /proc.
     public static func pids() -> [pid_t] {

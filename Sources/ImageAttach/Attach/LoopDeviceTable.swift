@@ -24,6 +24,13 @@ public enum LoopDeviceTable {
         return Entry(device: device, backingFile: backing, offset: offset)
     }
 
+    /// The device's disk sequence number (/sys/block/loopN/diskseq): the kernel gives every configuration a new
+    /// one, never reused within a boot. nil before Linux 5.15 or for a device that does not exist.
+    public static func diskSequence(of device: String) -> UInt64? {
+        guard device.hasPrefix("/dev/loop"), let name = device.split(separator: "/").last else { return nil }
+        return ProcFS.readText("/sys/block/\(name)/diskseq").flatMap { UInt64($0) }
+    }
+
     /// Waits up to `seconds` until `loop` no longer has that backing file and offset (freed, or reused by
     /// another); true if it did. The kernel frees an autoclear device on its last close, not at LOOP_CLR_FD.
     public static func waitUntilFree(_ loop: Entry, seconds: Double) -> Bool {

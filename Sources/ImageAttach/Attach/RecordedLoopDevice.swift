@@ -15,7 +15,8 @@ struct RecordedLoopDevice {
                     if let entry { try ledger?.revise(entry, resource) } else { entry = try ledger?.intend(resource) }
                 })
             if let entry {
-                try? ledger?.held(entry, .loop(device: device.kernelPath, backingFile: backingFile, offset: offset))
+                try? ledger?.held(entry, .loop(device: device.kernelPath, backingFile: backingFile, offset: offset,
+                                               diskSequence: LoopDeviceTable.diskSequence(of: device.kernelPath)))
             }
             return RecordedLoopDevice(device: device, ledgerEntry: entry)
         } catch {

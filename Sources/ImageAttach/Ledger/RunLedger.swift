@@ -35,7 +35,7 @@ public final class RunLedger: Sendable {
         }
         state = Mutex(State(record: RunRecord(
             runID: runID, ownerPID: pid, ownerStartTime: startTime,
-            startedAt: time(nil), mountNamespace: nil, entries: [])))
+            startedAt: time(nil), mountNamespace: nil, entries: [], bootID: ProcFS.bootID)))
         try Self.makeDirectories(directory)
         try state.withLock { try save(&$0) }
     }
@@ -101,7 +101,10 @@ public final class RunLedger: Sendable {
     private func save(_ state: inout State) throws {
         guard !state.finished else { return }
         // Once seen, the run's namespace stays recorded even if a later save comes from a thread outside it.
-        state.record.mountNamespace = Self.privateMountNamespace() ?? state.record.mountNamespace
+        if let namespace = Self.privateMountNamespace() {
+            state.record.mountNamespace = namespace
+            state.record.mountNamespaceID = ProcFS.mountNamespaceID(of: "thread-self")
+        }
         let data = try JSONEncoder().encode(state.record)
         let temporary = "\(recordPath).tmp"
         let file = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)

@@ -2,7 +2,8 @@ import FoundationEssentials
 import Glibc
 import HostSystem
 
-/// The record of a run whose owner is gone (dead, or its pid now belongs to another process).
+/// The record of a run whose owner is gone (dead, its pid now belongs to another process, or it ran in an
+/// earlier boot).
 public struct StaleRun: Sendable {
     public let directory: String
     public let record: RunRecord
@@ -18,7 +19,7 @@ extension RunLedger {
     /// reported with a warning and left alone: we never act on what we cannot understand.
     public static func findStale(root: String = RunLedger.defaultRoot) -> [StaleRun] {
         findAllRuns(root: root)
-            .filter { !ProcFS.isAlive($0.record.ownerPID, startTime: $0.record.ownerStartTime) }
+            .filter { !$0.record.isFromThisBoot || !ProcFS.isAlive($0.record.ownerPID, startTime: $0.record.ownerStartTime) }
     }
 
     /// Every readable run record under `root`, oldest first.

@@ -2,9 +2,11 @@ import Glibc
 import HostSystem
 
 /// Releases what a killed run left behind, as its record says, and nothing else: processes only if their
-/// start time matches, loop devices only if still backed by the recorded file, FUSE mounts and directories
-/// only at the recorded paths, nbd devices only if their backend identifier is the run's, device-mapper devices
-/// only under the run-unique names recorded.
+/// start time matches, and only in the run's own mount namespace (by its id, not its reusable inode); loop
+/// devices only if still backed by the recorded file in the recorded configuration (disk sequence); FUSE mounts
+/// and directories only at the recorded paths; nbd devices only if their backend identifier is the run's;
+/// device-mapper devices only under the run-unique names recorded. A record of an earlier boot names no
+/// process or device of this one.
 public struct StaleRunCleaner {
     public var dryRun = false
     /// Receives one line per thing released (or, in a dry run, that would be).
@@ -40,29 +42,40 @@ public struct StaleRunCleaner {
             }
         }
         let resources = record.entries.reversed().map(\.resource)
+        // Pids, namespaces and devices of another boot name nothing of the run: only its files are left.
+        let held = record.isFromThisBoot ? resources : []
+        if !record.isFromThisBoot {
+            Log.debug("cleanup: run \(record.runID) was recorded in an earlier boot; only its files are removed")
+        }
+        // Before the recorded children go: on kernels without namespace ids one of them is the proof.
+        let leftInNamespace = record.isFromThisBoot ? Self.processesLeftInNamespace(of: record) : []
 
         // Processes first: they hold the devices and mounts below.
-        for case .child(let command, let pid?, let startTime?) in resources
+        for case .child(let command, let pid?, let startTime?) in held
         where ProcFS.isAlive(pid, startTime: startTime) {
             step("process \(pid) (\(command)) of run \(record.runID)") { try Self.stop(pid, startTime: startTime) }
         }
-        if let namespace = record.mountNamespace, !Self.liveRunsUse(namespace, besides: run) {
-            for (pid, startTime) in Self.processes(inMountNamespace: namespace, startedSince: record.ownerStartTime) {
-                step("process \(pid) left in the mount namespace of run \(record.runID)") {
-                    try Self.stop(pid, startTime: startTime)
-                }
+        for (pid, startTime) in leftInNamespace where ProcFS.isAlive(pid, startTime: startTime) {
+            step("process \(pid) left in the mount namespace of run \(record.runID)") {
+                try Self.stop(pid, startTime: startTime)
             }
         }
         let mounts = ProcFS.mountPoints()
-        for case .mount(let path) in resources where mounts.contains(path) {
+        for case .mount(let path) in held where mounts.contains(path) {
             step("mount \(path)") { try Self.unmount(path) }
         }
         // Logical volumes before the loop and nbd devices their tables point into.
-        for case .deviceMapper(let name) in resources where DeviceMapper.exists(name) {
+        for case .deviceMapper(let name) in held where DeviceMapper.exists(name) {
             step("device-mapper device \(name)") { try DeviceMapper.remove(name) }
         }
-        for case .loop(let device, let backingFile, let offset) in resources {
+        for case .loop(let device, let backingFile, let offset, let sequence) in held {
             let ours = LoopDeviceTable.Entry(device: device, backingFile: backingFile, offset: offset)
+            // The same file at the same offset on the same device may be another run's newer configuration.
+            if let sequence, let current = LoopDeviceTable.diskSequence(of: device), current != sequence {
+                Log.debug("cleanup: leaving \(device) alone: it was configured again (disk sequence \(current), the run's "
+                    + "was \(sequence))")
+                continue
+            }
             // An autoclear device whose last user just went (the unmount above) frees itself a moment later.
             guard !LoopDeviceTable.waitUntilFree(ours, seconds: dryRun ? 0 : 0.5) else { continue }
             step("loop device \(device) (\(backingFile))") {
@@ -74,10 +87,10 @@ public struct StaleRunCleaner {
         }
         // Stopping the daemon above may have unmounted its export already.
         let mountsLeft = ProcFS.mountPoints()
-        for case .fuseMount(let path) in resources where mountsLeft.contains(path) {
+        for case .fuseMount(let path) in held where mountsLeft.contains(path) {
             step("FUSE mount \(path)") { try Self.unmount(path) }
         }
-        for case .nbd(let index, let identifier) in resources
+        for case .nbd(let index, let identifier) in held
         where ProcFS.readText("/sys/block/nbd\(index)/backend") == identifier {
             step("nbd device /dev/nbd\(index) (\(identifier))") {
                 guard try AttachBackendRegistry.all.contains(where: { try $0.releaseStale(.nbd(index: index,
@@ -126,27 +139,47 @@ public struct StaleRunCleaner {
         if ProcFS.isAlive(pid, startTime: startTime) { throw AttachError("process \(pid) survived SIGKILL") }
     }
 
-    /// Namespace inodes are reused once a namespace dies: one a live run now holds is not this run's.
-    static func liveRunsUse(_ namespace: UInt64, besides run: StaleRun) -> Bool {
-        let root = String(run.directory[..<(run.directory.lastIndex(of: "/") ?? run.directory.endIndex)])
-        return RunLedger.findAll(root: root).contains { other in
-            other.runID != run.record.runID && other.mountNamespace == namespace
-                && ProcFS.isAlive(other.ownerPID, startTime: other.ownerStartTime)
-        }
-    }
-
-    /// Processes (other than us) in mount namespace `namespace` that started no earlier than the run's
-    /// owner (anything older cannot be the run's), with their start times.
-    static func processes(inMountNamespace namespace: UInt64, startedSince: UInt64) -> [(pid_t, UInt64)] {
+    /// Processes (other than us) still inside the run's private mount namespace that started no earlier than
+    /// the run's owner (anything older cannot be the run's), with their start times; recorded children are
+    /// stopped as such. The kernel hands a dead namespace's inode on to the next new one, so the inode alone
+    /// never decides: the namespace's id must be the recorded one, or, on kernels without ids, a process the
+    /// run recorded (a qemu server, which never changes namespace) must still be inside it.
+    static func processesLeftInNamespace(of record: RunRecord) -> [(pid_t, UInt64)] {
         // Never the namespace we or init live in: that would be every process on the host.
-        guard namespace != ProcFS.mountNamespace(of: "self"), namespace != ProcFS.mountNamespace(of: "1") else {
-            return []
-        }
-        return ProcFS.pids().compactMap { pid in
-            guard pid != getpid(), ProcFS.mountNamespace(of: String(pid)) == namespace,
-                  let start = ProcFS.startTime(of: pid), start >= startedSince else { return nil }
+        guard let namespace = record.mountNamespace, namespace != ProcFS.mountNamespace(of: "self"),
+              namespace != ProcFS.mountNamespace(of: "1") else { return [] }
+        let children = record.entries.compactMap { entry -> (pid_t, UInt64)? in
+            guard case .child(_, let pid?, let start?) = entry.resource else { return nil }
             return (pid, start)
         }
+        let candidates = ProcFS.pids().compactMap { pid -> (pid_t, UInt64)? in
+            guard pid != getpid(), !children.contains(where: { $0.0 == pid }),
+                  ProcFS.mountNamespace(of: String(pid)) == namespace,
+                  let start = ProcFS.startTime(of: pid), start >= record.ownerStartTime else { return nil }
+            return (pid, start)
+        }
+        guard !candidates.isEmpty else { return [] }
+        if let id = record.mountNamespaceID {
+            return candidates.filter { pid, _ in
+                let theirs = ProcFS.mountNamespaceID(of: String(pid))
+                if theirs == id { return true }
+                Log.debug("cleanup: leaving process \(pid) alone: its mount namespace has the inode run \(record.runID) "
+                    + "recorded (\(namespace)) but the id \(theirs.map(String.init) ?? "(unreadable)"), not the run's \(id); "
+                    + "the run's namespace is gone and the kernel reused its inode")
+                return false
+            }
+        }
+        let anchored = children.contains { pid, start in
+            ProcFS.isAlive(pid, startTime: start) && ProcFS.mountNamespace(of: String(pid)) == namespace
+        }
+        if !anchored {
+            Log.debug("cleanup: leaving processes \(candidates.map { String($0.0) }.joined(separator: ", ")) alone: their "
+                + "mount namespace has the inode run \(record.runID) recorded (\(namespace)), but no process the run "
+                + "recorded is still inside it and the record has no namespace id (Linux before 6.9), so the inode "
+                + "may be a reused one")
+            return []
+        }
+        return candidates
     }
 
     static func unmount(_ path: String) throws {

@@ -67,7 +67,7 @@ struct BuildHostileMountTargetTests {
 
     /// Runs the CLI with its output in a file; a run still going after `seconds` is a hang: it is killed and
     /// the test fails, rather than the suite stalling.
-    private func runPromptly(_ arguments: [String], seconds: Double = 120) throws -> (ExitStatus?, String) {
+    private func runPromptly(_ arguments: [String], seconds: Double = 120) throws -> (NBDCore.ExitStatus?, String) {
         let logPath = work.file("run.log")
         let log = try FileDescriptor.open(logPath, O_WRONLY | O_CREAT | O_TRUNC)
         var options = SpawnOptions()

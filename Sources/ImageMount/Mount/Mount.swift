@@ -48,6 +48,7 @@ public enum Mount {
 
     /// A bind of a single file needs a file as its mount point; everything else a directory.
     private static func resolveTarget(_ target: String, inside root: RootedPath, create: Bool, file: Bool) throws -> FileDescriptor {
+        try refuseMisleadingTarget(target, inside: root, file: file)
         guard file else {
             return create ? try root.makeDirectories(target) : try root.open(target, CNBD_O_PATH | O_DIRECTORY)
         }
@@ -56,6 +57,39 @@ public enum Mount {
             try root.open(target, O_WRONLY | O_CREAT, mode: 0o644).close()
         }
         return try root.open(target, CNBD_O_PATH)
+    }
+
+    /// The image decides what its mount targets are. A symlink there (/proc -> /) resolves inside the image
+    /// to another directory, so the mount would silently land on that one (proc over the image's root); a
+    /// FIFO, file or device cannot take a directory mount. Both stop the run with a sentence naming the entry.
+    /// A single-file bind may follow a symlink: /etc/resolv.conf -> ../run/... is the usual layout, and the
+    /// bind then shows through it as meant.
+    private static func refuseMisleadingTarget(_ target: String, inside root: RootedPath, file: Bool) throws {
+        guard !file, !RootedPath.components(target).isEmpty, let (directory, name) = try? root.parent(of: target) else { return }
+        var info = stat()
+        guard fstatat(directory.rawValue, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+        let kind = info.st_mode & S_IFMT
+        let fix = "make it a directory in the image, or leave \(target) out (chroot_mounts; skip_mounts for an fstab entry)"
+        if kind == S_IFLNK {
+            let destination = (try? DirectoryEntries.readLink(directory.rawValue, name)).map { " to \($0)" } ?? ""
+            throw SystemError("mount", path: root.display(target), errno: ELOOP,
+                              hint: "\(target) is a symlink\(destination) in the image, so the mount would land elsewhere; \(fix)")
+        }
+        if kind != S_IFDIR {
+            throw SystemError("mount", path: root.display(target), errno: ENOTDIR,
+                              hint: "\(target) is not a directory in the image (it is \(describe(kind))); \(fix)")
+        }
+    }
+
+    private static func describe(_ kind: mode_t) -> String {
+        switch kind {
+        case S_IFIFO: return "a FIFO"
+        case S_IFSOCK: return "a socket"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFREG: return "a regular file"
+        default: return "not a directory"
+        }
     }
 
     private static func isDirectory(_ path: String) -> Bool {

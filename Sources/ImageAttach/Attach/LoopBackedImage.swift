@@ -1,8 +1,10 @@
 import HostSystem
 import ImageLayout
 import Synchronization
-/// An image reached through a file (the raw image itself, or qemu-storage-daemon's FUSE export of it),
-/// with one loop device per volume at the volume's offset and size. Used by the `loop` and `fuse` modes.
+/// An image reached through a file (the raw image itself, or qemu-storage-daemon's FUSE export of it): one
+/// loop device over the whole disk, as the nbd path has /dev/nbdN, with the partitions mapped on it by BLKPG
+/// (loopNpM), and a loop device of its own at its offset and size for each logical volume. Used by the
+/// `loop` and `fuse` modes.
 final class LoopBackedImage: AttachedImage, Sendable {
     let mode: AttachMode
     var disk: BlockReader { reader }
@@ -16,8 +18,15 @@ final class LoopBackedImage: AttachedImage, Sendable {
         let ledgerEntry: Int?
     }
 
+    private struct Devices {
+        /// The whole disk and the partitions on it; made on first need.
+        var whole: (loop: Loop, partitions: BlockPartitions)?
+        /// Logical volumes: they lie inside a partition, which a BLKPG partition may not overlap.
+        var slices: [Loop] = []
+    }
+
     /// nil once detached: no new devices after that.
-    private let loops = Mutex<[Loop]?>([])
+    private let devices = Mutex<Devices?>(Devices())
 
     /// Takes ownership of `export`: it is stopped on detach, or right away if this throws.
     init(mode: AttachMode, backingFile: String, readOnly: Bool, export: QemuStorageDaemonExport?,
@@ -36,51 +45,83 @@ final class LoopBackedImage: AttachedImage, Sendable {
     }
 
     func blockDevice(number: Int, offset: UInt64, size: UInt64) throws -> String {
-        try loops.withLock { loops in
-            guard loops != nil else { throw AttachError("\(backingFile) was detached; no new devices for it") }
-            if let existing = loops?.first(where: { $0.device.offset == offset && $0.device.sizeLimit == size }) {
-                return existing.device.path
-            }
+        try devices.withLock { devices in
+            guard var current = devices else { throw AttachError("\(backingFile) was detached; no new devices for it") }
+            defer { devices = current }
             guard size > 0, offset <= reader.size, size <= reader.size - offset else {
                 throw AttachError("volume \(number) at \(offset)+\(size) lies outside the \(reader.size)-byte disk "
                     + "of \(backingFile)")
             }
-            var entry: Int?
-            // No direct I/O, although over the FUSE export it measured 2x faster writes and 15x faster reads
-            // here: with it (kernel 6.18, qemu-storage-daemon 7.2) ext4 on the loop device came out with
-            // corrupt inode checksums after a few file writes. AttachFuseTests.ext4WritesSurviveDetach guards this.
-            do {
-                let device = try LoopDevice.attach(
-                    backingFile: backingFile, offset: offset, sizeLimit: size, readOnly: readOnly,
-                    willUse: { [ledger, backingFile] path in
-                        let resource = LedgerResource.loop(device: path, backingFile: backingFile, offset: offset)
-                        if let entry { try ledger?.revise(entry, resource) } else { entry = try ledger?.intend(resource) }
-                    })
-                if let entry {
-                    try? ledger?.held(entry, .loop(device: device.path, backingFile: backingFile, offset: offset))
+            if number == 0 {
+                guard offset == 0, size == reader.size else {
+                    throw AttachError("volume 0 (whole disk) of \(backingFile) must span the whole disk")
                 }
-                loops?.append(Loop(device: device, ledgerEntry: entry))
-                return device.path
-            } catch {
-                if let entry { try? ledger?.released(entry) }
-                throw error
+                return try wholeDisk(&current).loop.device.path
             }
+            if number <= Volume.logicalVolumeNumbers {
+                return try wholeDisk(&current).partitions.map(number: number, start: offset, size: size)
+            }
+            if let existing = current.slices.first(where: { $0.device.offset == offset && $0.device.sizeLimit == size }) {
+                return existing.device.path
+            }
+            let slice = try attachLoop(offset: offset, size: size, partitionScan: false)
+            current.slices.append(slice)
+            return slice.device.path
+        }
+    }
+
+    private func wholeDisk(_ devices: inout Devices) throws -> (loop: Loop, partitions: BlockPartitions) {
+        if let whole = devices.whole { return whole }
+        let loop = try attachLoop(offset: 0, size: 0, partitionScan: true)
+        let name = String(loop.device.path.dropFirst("/dev/".count))
+        let whole = (loop, BlockPartitions(disk: name, descriptor: loop.device.descriptor))
+        devices.whole = whole
+        return whole
+    }
+
+    /// A loop device over `backingFile` from `offset` for `size` bytes (0: to the end), recorded in the ledger.
+    private func attachLoop(offset: UInt64, size: UInt64, partitionScan: Bool) throws -> Loop {
+        var entry: Int?
+        // No direct I/O, although over the FUSE export it measured 2x faster writes and 15x faster reads
+        // here: with it (kernel 6.18, qemu-storage-daemon 7.2) ext4 on the loop device came out with
+        // corrupt inode checksums after a few file writes. AttachFuseTests.ext4WritesSurviveDetach guards this.
+        do {
+            let device = try LoopDevice.attach(
+                backingFile: backingFile, offset: offset, sizeLimit: size, readOnly: readOnly,
+                partitionScan: partitionScan,
+                willUse: { [ledger, backingFile] path in
+                    let resource = LedgerResource.loop(device: path, backingFile: backingFile, offset: offset)
+                    if let entry { try ledger?.revise(entry, resource) } else { entry = try ledger?.intend(resource) }
+                })
+            if let entry {
+                try? ledger?.held(entry, .loop(device: device.path, backingFile: backingFile, offset: offset))
+            }
+            return Loop(device: device, ledgerEntry: entry)
+        } catch {
+            if let entry { try? ledger?.released(entry) }
+            throw error
         }
     }
 
     func flush() throws {
-        try loops.withLock { loops in
-            for loop in loops ?? [] { try loop.device.flush() }
+        try devices.withLock { devices in
+            for loop in devices?.slices ?? [] { try loop.device.flush() }
+            try devices?.whole?.loop.device.flush()
             try reader.sync()
         }
     }
 
-    /// Loop devices first (they hold the export file open), then the reader, then the export.
-    /// Every step runs; the first error is thrown.
+    /// Logical volumes first, then the partitions and the whole disk (they all hold the export file open),
+    /// then the reader, then the export. Every step runs; the first error is thrown.
     func detach() throws {
-        guard let todo = loops.withLock({ loops in defer { loops = nil }; return loops }) else { return }
+        guard let todo = devices.withLock({ devices in defer { devices = nil }; return devices }) else { return }
         var errors = Teardown.Errors()
-        for loop in todo.reversed() {
+        var loops = todo.slices
+        if let whole = todo.whole {
+            errors.attempt("remove the partitions of \(whole.loop.device.path)") { try whole.partitions.removeAll() }
+            loops.insert(whole.loop, at: 0)
+        }
+        for loop in loops.reversed() {
             errors.attempt("detach \(loop.device.path)") { try loop.device.detach() }
             if let entry = loop.ledgerEntry { try? ledger?.released(entry) }
         }
@@ -92,6 +133,6 @@ final class LoopBackedImage: AttachedImage, Sendable {
 
     /// Never blocks: the owner detaches. The loop devices and the export release themselves as they go.
     deinit {
-        if loops.withLock({ $0 != nil }) { Log.warning("\(backingFile) was not detached by its owner") }
+        if devices.withLock({ $0 != nil }) { Log.warning("\(backingFile) was not detached by its owner") }
     }
 }

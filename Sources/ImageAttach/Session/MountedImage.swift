@@ -40,8 +40,12 @@ public final class MountedImage {
     public private(set) var plan: MountPlan?
     /// The image's partitions and logical volumes, set by `planMounts`.
     public private(set) var volumes: ImageVolumes?
-    /// What mounting the filesystem tree said (entries left out, `nofail` failures), set by `mount`: the
-    /// caller shows them in its own voice.
+    /// The block device of the whole disk (/dev/nbdN, or a loop device over the whole export or raw file),
+    /// with every partition of the layout mapped on it as its partition N (nbd0p1, loop3p15): what the
+    /// seed plugin's `{{.Device}}` is. Set by `planMounts`.
+    public private(set) var wholeDiskDevice: String?
+    /// What mapping the partitions (`planMounts`) and mounting the filesystem tree (`mount`) said: devices
+    /// not made, entries left out, `nofail` failures. The caller shows them in its own voice.
     public private(set) var mountMessages: [MountMessage] = []
     /// Set when `mount` starts.
     public private(set) var mountPath: String?
@@ -99,6 +103,7 @@ public final class MountedImage {
     public func planMounts(mountPartition: Int?, rootOptions: [String] = [], tree: FilesystemTreeOptions = .init(),
                            chrootMounts: [ChrootMount] = ChrootMount.defaults) throws -> MountPlan {
         let layout = try self.layout ?? readLayout()
+        try mapPartitions(layout)
         let volumes = try ImageVolumes.read(layout, disk: attached.disk)
         self.volumes = volumes
         let candidates = try rootCandidates(layout, volumes: volumes, mountPartition: mountPartition, tree: tree)
@@ -110,6 +115,28 @@ public final class MountedImage {
                              rootChoice: choice, tree: tree, chrootMounts: chrootMounts)
         self.plan = plan
         return plan
+    }
+
+    /// Makes the whole-disk device and every partition on it, so host commands reach any of them as a
+    /// boot would name them. A partition that cannot be made is said and left out: the ones mounted are
+    /// asked for again, and stop the run then.
+    private func mapPartitions(_ layout: DiskLayout) throws {
+        let whole = try attached.blockDevice(number: 0, offset: 0, size: attached.disk.size)
+        wholeDiskDevice = whole
+        // An MBR extended partition is only a container of the logical ones, which it overlaps.
+        for partition in layout.partitions where !partition.isExtendedContainer {
+            guard partition.number <= Volume.logicalVolumeNumbers else {
+                mountMessages.append(MountMessage(level: .warning, text: "partition \(partition.number) has no device "
+                    + "under \(whole): numbers above \(Volume.logicalVolumeNumbers) are kept for logical volumes"))
+                continue
+            }
+            do {
+                _ = try attached.blockDevice(number: partition.number, offset: partition.start, size: partition.size)
+            } catch {
+                mountMessages.append(MountMessage(level: .warning, text: "partition \(partition.number) has no device "
+                    + "under \(whole): \(error)"))
+            }
+        }
     }
 
     /// `image_mounts` naming "/" settles the root; otherwise the layout's root rule.
@@ -146,7 +173,7 @@ public final class MountedImage {
                                                    device: { [attached] in try attached.blockDevice(for: $0) })
                     let (mounted, messages) = try tree.mount()
                     self.plan?.filesystems += mounted
-                    mountMessages = messages
+                    mountMessages += messages
                 }
                 try session.mountChrootMounts(plan.chrootMounts)
             } catch {

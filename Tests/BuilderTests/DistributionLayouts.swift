@@ -71,18 +71,18 @@ enum DistributionLayout: String, Sendable {
     var boot: Int? { self == .debian ? nil : self == .ubuntu ? 16 : 3 }
     var esp: Int? { self == .debian || self == .ubuntu ? 15 : nil }
 
-    /// Builds the disk in `directory` and returns the qcow2 path.
-    func make(in directory: String) throws -> String {
+    /// Builds the disk in `directory` (its fstab followed by `extraFstab`) and returns the qcow2 path.
+    func make(in directory: String, extraFstab: String = "") throws -> String {
         let seed = "\(directory)/seed"
         for dir in ["bin", "sbin", "etc", "boot/efi", "home", "root", "proc", "sys", "dev", "tmp", "usr/lib"] {
             try Command.check("/bin/mkdir", ["-p", "\(seed)/\(dir)"])
         }
         try Command.check("/bin/cp", [try ExecutableLookup.resolve("busybox"), "\(seed)/bin/busybox"])
         for applet in ["sh", "cat", "echo", "ls", "mkdir", "test"] { symlink("busybox", "\(seed)/bin/\(applet)") }
-        try writeFile("\(seed)/etc/fstab", fstab)
+        try writeFile("\(seed)/etc/fstab", fstab + extraFstab)
         try writeFile("\(seed)/usr/lib/os-release", "ID=\(rawValue)\n")
         let bootSeed = "\(directory)/bootseed"
-        try Command.check("/bin/mkdir", ["-p", bootSeed])
+        try Command.check("/bin/mkdir", ["-p", "\(bootSeed)/efi"])
         try writeFile("\(bootSeed)/vmlinuz-test", "kernel\n")
         try writeFile("\(bootSeed)/grubx64.efi", "shim\n")
         if self == .debian || self == .ubuntu {

@@ -41,7 +41,8 @@ struct FilesystemTreeMount {
             }
             if options.skips(planned.mountPoint) {
                 warn("skip_mounts: \(planned.mountPoint) is not mounted (\(title)); files written there land in the "
-                    + "root filesystem's directory, which that filesystem hides at boot")
+                    + "directory underneath (of the root, or of the filesystem mounted above it), which that filesystem "
+                    + "hides at boot")
                 continue
             }
             do {

@@ -142,7 +142,10 @@ struct DistributionLayoutBuildTests {
             "echo device-checks-passed {{.Device}} {{.RootDevice}}", "echo mount-path {{.MountPath}}",
         ]
         let list = commands.map { "\"\($0)\"" }.joined(separator: ", ")
-        let (_, stdout) = try build(.debian, builder: #""post_mount_commands": ["# + list + "]")
+        // Before mounting, the devices are there too.
+        let preMount = #""pre_mount_commands": ["test -b {{.Device}}p15 && test {{.RootDevice}} = {{.Device}}p1 && echo pre-mount-devices-ok"]"#
+        let (_, stdout) = try build(.debian, builder: preMount + #", "post_mount_commands": ["# + list + "]")
+        #expect(stdout.contains("pre-mount-devices-ok"), "\(stdout)")
         let words = try #require(stdout.split(separator: "\n").last { $0.contains("device-checks-passed /dev/") },
                                  "\(stdout)").split(separator: " ")
         let (device, root) = (String(words[words.count - 2]), String(words[words.count - 1]))

@@ -75,9 +75,13 @@ struct AttachCleanupTests {
         #expect(lines.last == "removed the record of run \(record.runID)")
         #expect(!ProcFS.mountPoints().contains(target))
         for loop in loops { #expect(LoopDeviceTable.devices(backedBy: loop.backingFile).isEmpty) }
-        // Cleared with LO_FLAGS_PARTSCAN, the loop device dropped its BLKPG partition: the next user of that
-        // index does not find a stale one.
-        #expect(!BlockSysfs.exists("/sys/class/block/\(PathName.base(run.device))"), "\(run.device) outlived its loop device")
+        // Cleared with LO_FLAGS_PARTSCAN, the loop device drops its BLKPG partition once its last opener is gone:
+        // the next user of that index does not find a stale one (unless that user, another process on this
+        // shared machine, already configured the index again and made its own).
+        let dropped = Poll.until(seconds: 3, interval: 0.02) {
+            !BlockSysfs.exists("/sys/class/block/\(PathName.base(run.device))") || LoopDeviceTable.entry(for: wholeDisk) != nil
+        }
+        #expect(dropped, "\(run.device) outlived its loop device")
         for (pid, start) in daemons { #expect(!ProcFS.isAlive(pid, startTime: start)) }
         let fuseMounts = record.entries.compactMap { entry -> String? in
             if case .fuseMount(let path) = entry.resource { return path } else { return nil }

@@ -20,6 +20,10 @@ enum cnbd_spawn_stage {
     CNBD_SPAWN_EXEC = 9,
     CNBD_SPAWN_PROPAGATION = 10,
     CNBD_SPAWN_PROC = 11,
+    // Numbered apart from the others so that stages added elsewhere do not collide.
+    CNBD_SPAWN_USER_MAP = 30,
+    CNBD_SPAWN_BINFMT_MOUNT = 31,
+    CNBD_SPAWN_BINFMT_REGISTER = 32,
 };
 
 struct cnbd_spawn_attr {
@@ -33,6 +37,8 @@ struct cnbd_spawn_attr {
     int unshare_flags;               // unshare(2) flags applied in the child; 0 for none
     int process_namespace;           // non-zero: the child is PID 1 of new PID and mount namespaces (see below)
     int mount_proc;                  // with process_namespace: mount a proc of the new PID namespace on /proc
+    // Foreign-architecture emulation, with process_namespace only (see below).
+    const char *_Nullable binfmt_register; // non-NULL: a binfmt_misc registration line for a private instance
 };
 
 // With process_namespace the child is cloned into a new PID namespace (and a mount namespace of its own, so
@@ -40,6 +46,15 @@ struct cnbd_spawn_attr {
 // reaps every orphan, and exits with the command's status (128+N if a signal N ended it). When it exits,
 // the kernel kills everything left in the namespace, so background processes never outlive the command;
 // its parent-death signal is SIGKILL, so they never outlive the caller's thread either.
+
+//
+// With binfmt_register the child is also cloned into a new user namespace whose uid and gid maps are the
+// identity over every id (written by the parent before the child goes on), so ownership, setuid and
+// chown work as before; it is root in that namespace only (mknod of devices and mounting disk filesystems
+// are refused). Before the chroot it mounts the user namespace's own binfmt_misc (Linux >= 6.7) over the
+// host path /proc/sys/fs/binfmt_misc of its private mount namespace and writes the registration there: with
+// the F flag the kernel opens the interpreter now, from the host's tree, so nothing is copied into root. The
+// host's binfmt_misc is not touched, and the handler goes away with the namespace.
 
 // Returns the child's pid, or -1 with *stage and *error_number set (errno is also set).
 pid_t cnbd_spawn(const char *_Nonnull path,

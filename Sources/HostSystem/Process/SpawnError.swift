@@ -20,6 +20,9 @@ public struct SpawnError: Error, CustomStringConvertible {
         case Int32(CNBD_SPAWN_EXEC.rawValue): step = "exec"
         case Int32(CNBD_SPAWN_PROPAGATION.rawValue): step = "making the new mount namespace private"
         case Int32(CNBD_SPAWN_PROC.rawValue): step = "mounting /proc for the new PID namespace"
+        case Int32(CNBD_SPAWN_USER_MAP.rawValue): step = "writing the user namespace's id maps"
+        case Int32(CNBD_SPAWN_BINFMT_MOUNT.rawValue): step = "mounting a private binfmt_misc (needs Linux 6.7 or later)"
+        case Int32(CNBD_SPAWN_BINFMT_REGISTER.rawValue): step = "registering the emulator in the private binfmt_misc"
         default: step = "stage \(stage)"
         }
         return "cannot start \(executable): \(step) failed: \(Errno.message(errno)) (\(Errno.name(errno)))"

@@ -13,16 +13,11 @@ final class LoopBackedImage: AttachedImage, Sendable {
     private let readOnly: Bool
     private let export: QemuStorageDaemonExport?
     private let ledger: RunLedger?
-    private struct Loop {
-        let device: LoopDevice
-        let ledgerEntry: Int?
-    }
-
     private struct Devices {
         /// The whole disk and the partitions on it; made on first need.
-        var whole: (loop: Loop, partitions: BlockPartitions)?
+        var whole: (loop: RecordedLoopDevice, partitions: BlockPartitions)?
         /// Logical volumes: they lie inside a partition, which a BLKPG partition may not overlap.
-        var slices: [Loop] = []
+        var slices: [RecordedLoopDevice] = []
     }
 
     /// nil once detached: no new devices after that.
@@ -70,7 +65,7 @@ final class LoopBackedImage: AttachedImage, Sendable {
         }
     }
 
-    private func wholeDisk(_ devices: inout Devices) throws -> (loop: Loop, partitions: BlockPartitions) {
+    private func wholeDisk(_ devices: inout Devices) throws -> (loop: RecordedLoopDevice, partitions: BlockPartitions) {
         if let whole = devices.whole { return whole }
         let loop = try attachLoop(offset: 0, size: 0, partitionScan: true)
         let name = String(loop.device.path.dropFirst("/dev/".count))
@@ -80,27 +75,12 @@ final class LoopBackedImage: AttachedImage, Sendable {
     }
 
     /// A loop device over `backingFile` from `offset` for `size` bytes (0: to the end), recorded in the ledger.
-    private func attachLoop(offset: UInt64, size: UInt64, partitionScan: Bool) throws -> Loop {
-        var entry: Int?
+    private func attachLoop(offset: UInt64, size: UInt64, partitionScan: Bool) throws -> RecordedLoopDevice {
         // No direct I/O, although over the FUSE export it measured 2x faster writes and 15x faster reads
         // here: with it (kernel 6.18, qemu-storage-daemon 7.2) ext4 on the loop device came out with
         // corrupt inode checksums after a few file writes. AttachFuseTests.ext4WritesSurviveDetach guards this.
-        do {
-            let device = try LoopDevice.attach(
-                backingFile: backingFile, offset: offset, sizeLimit: size, readOnly: readOnly,
-                partitionScan: partitionScan,
-                willUse: { [ledger, backingFile] path in
-                    let resource = LedgerResource.loop(device: path, backingFile: backingFile, offset: offset)
-                    if let entry { try ledger?.revise(entry, resource) } else { entry = try ledger?.intend(resource) }
-                })
-            if let entry {
-                try? ledger?.held(entry, .loop(device: device.path, backingFile: backingFile, offset: offset))
-            }
-            return Loop(device: device, ledgerEntry: entry)
-        } catch {
-            if let entry { try? ledger?.released(entry) }
-            throw error
-        }
+        try RecordedLoopDevice.attach(backingFile: backingFile, offset: offset, size: size, readOnly: readOnly,
+                                      partitionScan: partitionScan, ledger: ledger)
     }
 
     func flush() throws {
@@ -122,8 +102,7 @@ final class LoopBackedImage: AttachedImage, Sendable {
             loops.insert(whole.loop, at: 0)
         }
         for loop in loops.reversed() {
-            errors.attempt("detach \(loop.device.path)") { try loop.device.detach() }
-            if let entry = loop.ledgerEntry { try? ledger?.released(entry) }
+            errors.attempt("detach \(loop.device.path)") { try loop.detach(ledger) }
         }
         errors.attempt("sync \(backingFile)") { try reader.sync() }
         errors.attempt("close \(backingFile)") { try reader.close() }

@@ -74,28 +74,17 @@ public final class BlockPartitions: Sendable {
         while let last = mapped.withLock({ $0.popLast() }) {
             last.node.remove()
             guard last.added else { continue }
-            errors.attempt("BLKPG_DEL_PARTITION \(last.node.path)") { try delete(last.number) }
+            errors.attempt("BLKPG_DEL_PARTITION \(last.node.path)") {
+                do {
+                    // udev probes a partition (blkid) right after it was closed from writing, e.g. unmounted,
+                    // and holds it open for that moment (seen in the VM with udevd).
+                    try Poll.whileBusy(seconds: 2) { try blkpg(BLKPG_DEL_PARTITION, number: last.number) }
+                } catch let error as SystemError where error.errno == ENXIO {
+                    // Already gone with the device.
+                }
+            }
         }
         try errors.rethrow()
-    }
-
-    /// BLKPG_DEL_PARTITION, waiting out a short EBUSY: udev probes a partition (blkid) right after it was
-    /// closed from writing, e.g. unmounted, and holds it open for that moment (seen in the VM with udevd).
-    private func delete(_ number: Int) throws {
-        var busy: SystemError?
-        try Poll.until(seconds: 3, interval: 0.05) {
-            do {
-                try blkpg(BLKPG_DEL_PARTITION, number: number)
-            } catch let error as SystemError where error.errno == ENXIO {
-                // Already gone with the device.
-            } catch let error as SystemError where error.errno == EBUSY {
-                busy = error
-                return false
-            }
-            busy = nil
-            return true
-        }
-        if let busy { throw busy }
     }
 
     /// The owner removes them; the kernel drops them anyway when the device disconnects.

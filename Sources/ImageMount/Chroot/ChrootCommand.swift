@@ -25,11 +25,15 @@ public struct ChrootCommand: Sendable {
     public let isolated: Bool
     /// With `isolated`: mount the namespace's own proc on /proc (the chroot mounts put one there).
     public let mountsProc: Bool
+    /// With `isolated`: run the image's programs through this emulator, registered in a binfmt_misc of the
+    /// command's own user namespace (see `EmulationPlan`).
+    public let emulation: BinfmtHandler?
 
-    public init(root: String, isolated: Bool = true, mountsProc: Bool = true) {
+    public init(root: String, isolated: Bool = true, mountsProc: Bool = true, emulation: BinfmtHandler? = nil) {
         self.root = root
         self.isolated = isolated
         self.mountsProc = mountsProc
+        self.emulation = emulation
     }
 
     /// What a provisioning command sees unless the caller says otherwise: no host variables leak in.
@@ -64,6 +68,7 @@ public struct ChrootCommand: Sendable {
         options.newProcessGroup = true
         options.processNamespace = isolated
         options.mountProc = isolated && mountsProc
+        options.binfmtRegistration = isolated ? emulation?.registration : nil
         let child: ChildProcess
         do {
             child = try ChildProcess.spawn("/bin/sh", ["-c", wrapper.render(command)],

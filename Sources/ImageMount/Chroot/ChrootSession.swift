@@ -1,5 +1,7 @@
 import Glibc
 import HostSystem
+import ImageLayout
+import Synchronization
 
 /// A mounted image ready for provisioning: the root filesystem at `mountPath`, the chroot mounts on top,
 /// commands run chrooted into it, files copied in and out resolved inside it. `unmountAll()` undoes the
@@ -15,6 +17,8 @@ public final class ChrootSession: Sendable {
     private let createdMountPath: Bool
     /// A proc is mounted at the image's /proc: each command gets its own PID namespace's proc there.
     private let hasProc: Bool
+    /// Set by `planEmulation`: how commands run the image's programs.
+    private let emulationPlan = Mutex<EmulationPlan?>(nil)
 
     /// Mounts `device` (a block device holding a `fstype` filesystem, e.g. "ext4") at `mountPath` with
     /// `mountOptions`, then `chrootMounts` inside it. On failure, whatever was mounted is unmounted again.
@@ -68,13 +72,25 @@ public final class ChrootSession: Sendable {
         }
     }
 
+    /// Reads the image's architecture (call it once every filesystem of the image is mounted: /bin/sh may
+    /// be on /usr) and decides how commands run its programs from now on; see `EmulationPlan.plan`.
+    @discardableResult
+    public func planEmulation(qemuBinary: String? = nil) throws -> EmulationPlan {
+        let plan = try EmulationPlan.plan(for: ImageArchitecture.detect(in: image), qemuBinary: qemuBinary)
+        emulationPlan.withLock { $0 = plan }
+        return plan
+    }
+
+    /// What `planEmulation` decided; nil before it ran (commands then run without emulation).
+    public var emulation: EmulationPlan? { emulationPlan.withLock { $0 } }
+
     /// Runs `/bin/sh -c command` in the chroot, in PID and mount namespaces of its own; see `ChrootCommand`.
     public func run(
         _ command: String, environment: [String: String]? = nil, wrapper: CommandWrapper = .identity,
         stdin: Int32 = -1, stdout: ChrootOutput, stderr: ChrootOutput, cancellation: Cancellation? = nil,
         onStart: ((ChildProcess) -> Void)? = nil
     ) throws -> ExitStatus {
-        try ChrootCommand(root: mountPath, mountsProc: hasProc).run(command, environment: environment, wrapper: wrapper, stdin: stdin,
+        try ChrootCommand(root: mountPath, mountsProc: hasProc, emulation: emulation?.handler).run(command, environment: environment, wrapper: wrapper, stdin: stdin,
                                                stdout: stdout, stderr: stderr, cancellation: cancellation,
                                                onStart: onStart)
     }

@@ -21,3 +21,4 @@ const unsigned long cnbd_loop_get_status64 = LOOP_GET_STATUS64;
 const unsigned int cnbd_lo_flags_read_only = LO_FLAGS_READ_ONLY;
 const unsigned int cnbd_lo_flags_autoclear = LO_FLAGS_AUTOCLEAR;
 const unsigned int cnbd_lo_flags_direct_io = LO_FLAGS_DIRECT_IO;
+const unsigned int cnbd_lo_flags_partscan = LO_FLAGS_PARTSCAN;

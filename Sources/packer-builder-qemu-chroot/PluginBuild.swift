@@ -25,7 +25,7 @@ final class PluginBuild {
         options.force = prepared.force
         let generated = GeneratedVariables()
         options.provision = { [hook] communicator, state in
-            let variables = ["Device": state.rootDevice, "MountPath": state.mountPath,
+            let variables = ["Device": state.device, "RootDevice": state.rootDevice, "MountPath": state.mountPath,
                              "ImageName": state.config.imageName, "OutputDir": state.outputDirectory]
             generated.values.withLock { $0 = variables }
             let cancellation = state.cancellation

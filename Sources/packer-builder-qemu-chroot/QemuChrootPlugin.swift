@@ -9,7 +9,7 @@ import Synchronization
 /// step handed to Packer (Hook.Run) while we serve the chroot as Packer's Communicator.
 public final class QemuChrootPlugin: PluginBuilder, Sendable {
     /// Names provisioners may use as {{ build `X` }}, filled from the build's state (see ProvisionData).
-    public static let generatedVariables = ["Device", "MountPath", "ImageName", "OutputDir"]
+    public static let generatedVariables = ["Device", "RootDevice", "MountPath", "ImageName", "OutputDir"]
 
     public let configSpec = QemuChrootSpec.spec
     /// Set by Prepare, used by Run (Packer calls them in that order, possibly from different threads).

@@ -36,12 +36,15 @@ struct AttachCleanupTests {
             guard case .child(_, let pid?, let start?) = entry.resource else { return nil }
             return (pid, start)
         }
-        #expect(loops.map(\.device) == [run.device])
+        // The volume is partition 1 of the loop device over the whole disk, which is what the ledger records.
+        let wholeDisk = String(run.device.dropLast("p1".count))
+        #expect(run.device.hasSuffix("p1"))
+        #expect(loops.map(\.device) == [wholeDisk])
+        #expect(LoopDeviceTable.entry(for: wholeDisk) == loops.first)
         #expect(record.entries.contains { entry in
             guard case .loop(let device, _, _, let sequence?) = entry.resource else { return false }
             return sequence == LoopDeviceTable.diskSequence(of: device)
         }, "the held loop device carries its disk sequence")
-        #expect(LoopDeviceTable.entry(for: run.device) == loops.first)
         #expect(daemons.count == (mode == .fuse ? 1 : 0))
         #expect(RunLedger.findStale(root: root).isEmpty, "the run still lives")
 
@@ -78,6 +81,13 @@ struct AttachCleanupTests {
         #expect(lines.last == "removed the record of run \(record.runID)")
         #expect(!ProcFS.mountPoints().contains(target))
         for loop in loops { #expect(LoopDeviceTable.devices(backedBy: loop.backingFile).isEmpty) }
+        // Cleared with LO_FLAGS_PARTSCAN, the loop device drops its BLKPG partition once its last opener is gone:
+        // the next user of that index does not find a stale one (unless that user, another process on this
+        // shared machine, already configured the index again and made its own).
+        let dropped = Poll.until(seconds: 3, interval: 0.02) {
+            !BlockSysfs.exists("/sys/class/block/\(PathName.base(run.device))") || LoopDeviceTable.entry(for: wholeDisk) != nil
+        }
+        #expect(dropped, "\(run.device) outlived its loop device")
         for (pid, start) in daemons { #expect(!ProcFS.isAlive(pid, startTime: start)) }
         let fuseMounts = record.entries.compactMap { entry -> String? in
             if case .fuseMount(let path) = entry.resource { return path } else { return nil }
@@ -93,13 +103,14 @@ struct AttachCleanupTests {
         let root = fixture.directory.file("runs")
         let image = try Attacher.attach(AttachRequest(image: fixture.raw, format: .raw, mode: .loop), ledger: nil)
         defer { try? image.detach() }
-        let device = try image.blockDevice(for: fixture.volume(of: image))
+        _ = try image.blockDevice(for: fixture.volume(of: image))
+        let device = try image.blockDevice(number: 0, offset: 0, size: image.disk.size)
 
         // A dead owner whose record names our device with a different backing file: the device was reused.
         let record = RunRecord(runID: "0123456789abcdef", ownerPID: 1, ownerStartTime: 1, startedAt: 0,
                                mountNamespace: nil, entries: [
                                    LedgerEntry(id: 1, state: .held, resource: .loop(
-                                       device: device, backingFile: "/elsewhere.img", offset: fixture.partitionOffset))])
+                                       device: device, backingFile: "/elsewhere.img", offset: 0))])
         let run = StaleRun(directory: "\(root)/\(record.runID)", record: record)
         mkdir(root, 0o700)
         mkdir(run.directory, 0o700)

@@ -17,7 +17,10 @@ struct AttachFuseTests {
         #expect(image.mode == .fuse)
         #expect(try image.disk.read(at: 512, count: 8) == Array("EFI PART".utf8))
         let device = try image.blockDevice(for: fixture.volume(of: image))
-        let exportFile = try #require(LoopDeviceTable.entry(for: device)).backingFile
+        // Partition 1 of the loop device over the whole export, as nbd would have nbdNp1.
+        let wholeDisk = try image.blockDevice(number: 0, offset: 0, size: image.disk.size)
+        #expect(device == wholeDisk + "p1")
+        let exportFile = try #require(LoopDeviceTable.entry(for: wholeDisk)).backingFile
         #expect(ledger.entries.count == 4, "directory, daemon, FUSE mount, loop device: \(ledger.entries)")
         // The daemon serves every write of the image: all its threads run at its raised priority.
         let daemon = ledger.entries.compactMap { entry -> Int32? in

@@ -86,6 +86,20 @@ struct KernelBlockPartitionLoopTests {
         #expect(BlockSysfs.exists("/sys/class/block/\(loop.name)p1"), "only the one who added it deletes it")
         try ours.removeAll()
     }
+
+    /// udev's blkid probe holds a partition open for a moment after it was written and closed: removal waits.
+    @Test func aPartitionHeldOpenBrieflyIsStillRemoved() throws {
+        let loop = try LoopFixture()
+        let node = try loop.partitions.map(number: 1, start: 1 << 20, size: 8 << 20)
+        let holder = try FileDescriptor.open(node, O_RDONLY)
+        let closer = try HostThread(name: "probe") {
+            HostThread.sleep(0.3)
+            try holder.close()
+        }
+        defer { closer.join() }
+        try loop.partitions.removeAll()
+        #expect(!BlockSysfs.exists("/sys/class/block/\(loop.name)p1"))
+    }
 }
 
 /// On a host without the nbd driver the attach fails with a sentence that says so and how to fix it.

@@ -18,7 +18,10 @@ struct RunMounts {
             guard fields.count > 4, let dash = fields.firstIndex(of: "-"), dash + 2 < fields.count else { return nil }
             let point = ProcFS.unescapeMountField(fields[4])
             let source = ProcFS.unescapeMountField(fields[dash + 2])
-            let backing = LoopDeviceTable.entry(for: source)?.backingFile
+            // A partition (loop3p1) is backed by what its loop device (loop3) is.
+            let loop = source.hasPrefix("/dev/loop") && source.dropFirst(9).contains("p")
+                ? String(source[..<source.lastIndex(of: "p")!]) : source
+            let backing = LoopDeviceTable.entry(for: loop)?.backingFile
             return ours(point) || ours(source) || backing.map(ours) == true ? "\(point) (\(source))" : nil
         }
     }

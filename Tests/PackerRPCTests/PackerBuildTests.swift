@@ -125,7 +125,7 @@ struct PackerBuildTests {
         {"builders": [{"type": "qemu-chroot", "source_image": "\(fixture.image)", "output_directory": "output",
                        "image_name": "image.qcow2"}],
          "post-processors": [[
-           {"type": "shell-local", "inline": ["echo pp-device={{build `Device`}} pp-image={{build `ImageName`}}"]},
+           {"type": "shell-local", "inline": ["echo pp-device={{build `Device`}} pp-root={{build `RootDevice`}} pp-image={{build `ImageName`}}"]},
            {"type": "artifice", "files": ["upload.txt"], "keep_input_artifact": false}
          ]]}
         """)
@@ -133,6 +133,9 @@ struct PackerBuildTests {
         let log = result.stdout + result.stderr
         #expect(result.status == .exited(0), "\(log)")
         #expect(log.contains("pp-device=/dev/") && log.contains("pp-image=image.qcow2"), "\(log)")
+        // Device is the whole disk, RootDevice the root partition on it (the sample image's partition 1).
+        let device = log.split(separator: "pp-device=").dropFirst().first?.split(separator: " ").first.map(String.init) ?? ""
+        #expect(!device.isEmpty && log.contains("pp-root=\(device)p1 "), "\(log)")
         #expect(!HostPath.exists(fixture.output), "Artifact.Destroy removes the discarded image")
     }
 

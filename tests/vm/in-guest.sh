@@ -16,6 +16,18 @@ BUNDLE=$(ls -d .build/debug/*PackageTests.xctest | head -1)
 # One at a time: the tests share the nbd driver and some images.
 "$BUNDLE" --testing-library swift-testing --no-parallel --filter "$VMTEST_FILTER"
 
+# Distribution layouts through kernel nbd on a kernel with vfat: the ESP the image's fstab lists is mounted and a
+# write to /boot/efi lands on it (read back from the output with mtools), and {{.Device}} is /dev/nbdN with every
+# partition as nbdNpM. The host has no vfat: there the ESP test skips and the refusal test runs instead.
+modprobe vfat
+modprobe fuse
+"$BUNDLE" --testing-library swift-testing --no-parallel \
+  --filter 'DistributionLayoutBuildTests/(ubuntuWritesToBootEFILandOnTheESP|deviceIsTheWholeDisk)' > /tmp/layouts.txt 2>&1 \
+  || { cat /tmp/layouts.txt; echo "in-guest: distribution layout tests failed"; exit 1; }
+grep -E '(ubuntuWritesToBootEFILandOnTheESP|deviceIsTheWholeDisk).* (passed|skipped)' /tmp/layouts.txt
+grep -q 'ubuntuWritesToBootEFILandOnTheESP() passed' /tmp/layouts.txt \
+  || { cat /tmp/layouts.txt; echo "in-guest: the ESP test did not run"; exit 1; }
+
 # The CLI end to end through the kernel: `qemu-chroot shell` over nbd (netlink) and nbd-ioctl, writing into the
 # image; tests/vm/verify-host reads /root/x back on the host.
 QC=.build/debug/qemu-chroot

@@ -183,8 +183,8 @@ public struct BuilderConfig: Sendable {
             }
             config.qemuBinary = qemuBinary
         }
-        config.preMountCommands = reader.strings("pre_mount_commands", fields: ["Device"]) ?? []
-        config.postMountCommands = reader.strings("post_mount_commands", fields: ["Device", "MountPath"]) ?? []
+        config.preMountCommands = reader.strings("pre_mount_commands", fields: ["Device", "RootDevice"]) ?? []
+        config.postMountCommands = reader.strings("post_mount_commands", fields: ["Device", "RootDevice", "MountPath"]) ?? []
         if let value = reader.value("disk_size") {
             do { config.diskSize = try DiskSize.parse(value, context: context) } catch {
                 reader.problem("disk_size", "\(error)")

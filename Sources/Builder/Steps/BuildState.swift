@@ -32,7 +32,9 @@ public final class BuildState {
     /// attach: the attached overlay, its layout and the root volume planned; mount: mounted. Released by the
     /// attach step's cleanup (the mount step's unmounts only).
     public var image: MountedImage?
-    /// attach: the block device of the root volume ({{.Device}}).
+    /// attach: the block device of the whole disk ({{.Device}}), its partitions being {{.Device}}pN.
+    public var device: String { image?.wholeDiskDevice ?? "" }
+    /// attach: the block device of the root volume ({{.RootDevice}}).
     public var rootDevice: String { image?.root?.device ?? "" }
     /// mount: the rendered mount path ({{.MountPath}}).
     public var mountPath: String { image?.mountPath ?? "" }

@@ -1,7 +1,8 @@
 import NBDCore
 
 /// `pre_mount_commands` / `post_mount_commands`: shell commands run on the host (as amazon-chroot runs
-/// them), each through `command_wrapper`, with {{.Device}} (and after mounting {{.MountPath}}) known.
+/// them), each through `command_wrapper`, with {{.Device}} (the whole disk), {{.RootDevice}} (and after
+/// mounting {{.MountPath}}) known.
 final class StepHostCommands: Step {
     enum Phase { case preMount, postMount }
 
@@ -15,7 +16,7 @@ final class StepHostCommands: Step {
 
     func run(_ state: BuildState) throws {
         let commands = phase == .preMount ? state.config.preMountCommands : state.config.postMountCommands
-        var fields = ["Device": state.rootDevice]
+        var fields = ["Device": state.device, "RootDevice": state.rootDevice]
         if phase == .postMount { fields["MountPath"] = state.mountPath }
         let context = state.definition.context.with(fields: fields)
         for (index, template) in commands.enumerated() {

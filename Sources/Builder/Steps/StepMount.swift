@@ -9,7 +9,7 @@ final class StepMount: Step {
 
     func run(_ state: BuildState) throws {
         guard let image = state.image, let root = image.root else { throw BuildError("no volume to mount") }
-        let context = state.definition.context.with(fields: ["Device": PathName.base(root.device), "RunID": state.runID])
+        let context = state.definition.context.with(fields: ["Device": PathName.base(state.device), "RunID": state.runID])
         let mountPath = try Interpolation.render(state.config.mountPath, context)
         state.output.debug("mounting \(root.device) (\(root.fstype)) at \(mountPath)")
         let session = try image.mount(at: mountPath, qemuBinary: state.config.qemuBinary)

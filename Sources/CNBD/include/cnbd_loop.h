@@ -14,5 +14,6 @@ extern const unsigned long cnbd_loop_get_status64;  // LOOP_GET_STATUS64
 extern const unsigned int cnbd_lo_flags_read_only;  // LO_FLAGS_READ_ONLY
 extern const unsigned int cnbd_lo_flags_autoclear;  // LO_FLAGS_AUTOCLEAR: detach on last close
 extern const unsigned int cnbd_lo_flags_direct_io;  // LO_FLAGS_DIRECT_IO
+extern const unsigned int cnbd_lo_flags_partscan;   // LO_FLAGS_PARTSCAN: partitions dropped when the device is cleared
 
 #endif

@@ -1,8 +1,10 @@
 import HostSystem
 import ImageLayout
 import Synchronization
-/// An image reached through a file (the raw image itself, or qemu-storage-daemon's FUSE export of it),
-/// with one loop device per volume at the volume's offset and size. Used by the `loop` and `fuse` modes.
+/// An image reached through a file (the raw image itself, or qemu-storage-daemon's FUSE export of it): one
+/// loop device over the whole disk, as the nbd path has /dev/nbdN, with the partitions mapped on it by BLKPG
+/// (loopNpM), and a loop device of its own at its offset and size for each logical volume. Used by the
+/// `loop` and `fuse` modes.
 final class LoopBackedImage: AttachedImage, Sendable {
     let mode: AttachMode
     var disk: BlockReader { reader }
@@ -11,8 +13,15 @@ final class LoopBackedImage: AttachedImage, Sendable {
     private let readOnly: Bool
     private let export: QemuStorageDaemonExport?
     private let ledger: RunLedger?
+    private struct Devices {
+        /// The whole disk and the partitions on it; made on first need.
+        var whole: (loop: RecordedLoopDevice, partitions: BlockPartitions)?
+        /// Logical volumes: they lie inside a partition, which a BLKPG partition may not overlap.
+        var slices: [RecordedLoopDevice] = []
+    }
+
     /// nil once detached: no new devices after that.
-    private let loops = Mutex<[RecordedLoopDevice]?>([])
+    private let devices = Mutex<Devices?>(Devices())
 
     /// Takes ownership of `export`: it is stopped on detach, or right away if this throws.
     init(mode: AttachMode, backingFile: String, readOnly: Bool, export: QemuStorageDaemonExport?,
@@ -31,38 +40,68 @@ final class LoopBackedImage: AttachedImage, Sendable {
     }
 
     func blockDevice(number: Int, offset: UInt64, size: UInt64) throws -> String {
-        try loops.withLock { loops in
-            guard loops != nil else { throw AttachError("\(backingFile) was detached; no new devices for it") }
-            if let existing = loops?.first(where: { $0.device.offset == offset && $0.device.sizeLimit == size }) {
-                return existing.device.path
-            }
+        try devices.withLock { devices in
+            guard var current = devices else { throw AttachError("\(backingFile) was detached; no new devices for it") }
+            defer { devices = current }
             guard size > 0, offset <= reader.size, size <= reader.size - offset else {
                 throw AttachError("volume \(number) at \(offset)+\(size) lies outside the \(reader.size)-byte disk "
                     + "of \(backingFile)")
             }
-            // No direct I/O, although over the FUSE export it measured 2x faster writes and 15x faster reads
-            // here: with it (kernel 6.18, qemu-storage-daemon 7.2) ext4 on the loop device came out with
-            // corrupt inode checksums after a few file writes. AttachFuseTests.ext4WritesSurviveDetach guards this.
-            let loop = try RecordedLoopDevice.attach(backingFile: backingFile, offset: offset, size: size,
-                                                     readOnly: readOnly, ledger: ledger)
-            loops?.append(loop)
-            return loop.device.path
+            if number == 0 {
+                guard offset == 0, size == reader.size else {
+                    throw AttachError("volume 0 (whole disk) of \(backingFile) must span the whole disk")
+                }
+                return try wholeDisk(&current).loop.device.path
+            }
+            if number <= Volume.logicalVolumeNumbers {
+                return try wholeDisk(&current).partitions.map(number: number, start: offset, size: size)
+            }
+            if let existing = current.slices.first(where: { $0.device.offset == offset && $0.device.sizeLimit == size }) {
+                return existing.device.path
+            }
+            let slice = try attachLoop(offset: offset, size: size, partitionScan: false)
+            current.slices.append(slice)
+            return slice.device.path
         }
     }
 
+    private func wholeDisk(_ devices: inout Devices) throws -> (loop: RecordedLoopDevice, partitions: BlockPartitions) {
+        if let whole = devices.whole { return whole }
+        let loop = try attachLoop(offset: 0, size: 0, partitionScan: true)
+        let name = String(loop.device.path.dropFirst("/dev/".count))
+        let whole = (loop, BlockPartitions(disk: name, descriptor: loop.device.descriptor))
+        devices.whole = whole
+        return whole
+    }
+
+    /// A loop device over `backingFile` from `offset` for `size` bytes (0: to the end), recorded in the ledger.
+    private func attachLoop(offset: UInt64, size: UInt64, partitionScan: Bool) throws -> RecordedLoopDevice {
+        // No direct I/O, although over the FUSE export it measured 2x faster writes and 15x faster reads
+        // here: with it (kernel 6.18, qemu-storage-daemon 7.2) ext4 on the loop device came out with
+        // corrupt inode checksums after a few file writes. AttachFuseTests.ext4WritesSurviveDetach guards this.
+        try RecordedLoopDevice.attach(backingFile: backingFile, offset: offset, size: size, readOnly: readOnly,
+                                      partitionScan: partitionScan, ledger: ledger)
+    }
+
     func flush() throws {
-        try loops.withLock { loops in
-            for loop in loops ?? [] { try loop.device.flush() }
+        try devices.withLock { devices in
+            for loop in devices?.slices ?? [] { try loop.device.flush() }
+            try devices?.whole?.loop.device.flush()
             try reader.sync()
         }
     }
 
-    /// Loop devices first (they hold the export file open), then the reader, then the export.
-    /// Every step runs; the first error is thrown.
+    /// Logical volumes first, then the partitions and the whole disk (they all hold the export file open),
+    /// then the reader, then the export. Every step runs; the first error is thrown.
     func detach() throws {
-        guard let todo = loops.withLock({ loops in defer { loops = nil }; return loops }) else { return }
+        guard let todo = devices.withLock({ devices in defer { devices = nil }; return devices }) else { return }
         var errors = Teardown.Errors()
-        for loop in todo.reversed() {
+        var loops = todo.slices
+        if let whole = todo.whole {
+            errors.attempt("remove the partitions of \(whole.loop.device.path)") { try whole.partitions.removeAll() }
+            loops.insert(whole.loop, at: 0)
+        }
+        for loop in loops.reversed() {
             errors.attempt("detach \(loop.device.path)") { try loop.detach(ledger) }
         }
         errors.attempt("sync \(backingFile)") { try reader.sync() }
@@ -73,6 +112,6 @@ final class LoopBackedImage: AttachedImage, Sendable {
 
     /// Never blocks: the owner detaches. The loop devices and the export release themselves as they go.
     deinit {
-        if loops.withLock({ $0 != nil }) { Log.warning("\(backingFile) was not detached by its owner") }
+        if devices.withLock({ $0 != nil }) { Log.warning("\(backingFile) was not detached by its owner") }
     }
 }

@@ -36,10 +36,12 @@ public final class LoopDevice: Sendable {
     /// Configures a free loop device over `backingFile` from `offset` for `sizeLimit` bytes.
     /// `willUse` is called with the device path before that device is configured (the ledger records its
     /// intent there); it may be called again with another path when another process wins the race for a
-    /// free index.
+    /// free index. `partitionScan` (LO_FLAGS_PARTSCAN) is for a whole disk that gets BLKPG partitions: with it
+    /// the kernel drops them when the device is cleared, also by autoclear after a kill -9, where without
+    /// it they would stay on the free device for its next user.
     public static func attach(
         backingFile: String, offset: UInt64 = 0, sizeLimit: UInt64 = 0,
-        readOnly: Bool = false, directIO: Bool = false,
+        readOnly: Bool = false, directIO: Bool = false, partitionScan: Bool = false,
         willUse: (String) throws -> Void = { _ in }
     ) throws -> LoopDevice {
         guard offset % 512 == 0, sizeLimit % 512 == 0 else {
@@ -54,6 +56,7 @@ public final class LoopDevice: Sendable {
         var flags = cnbd_lo_flags_autoclear
         if readOnly { flags |= cnbd_lo_flags_read_only }
         if directIO { flags |= cnbd_lo_flags_direct_io }
+        if partitionScan { flags |= cnbd_lo_flags_partscan }
         var config = loop_config()
         config.fd = UInt32(backing.rawValue)
         config.info.lo_offset = offset
@@ -183,6 +186,9 @@ public final class LoopDevice: Sendable {
 }
 
 extension LoopDevice {
+    /// The open whole-device descriptor, for ioctls on the device itself (BLKPG). Owned by this object.
+    package var descriptor: FileDescriptor { device }
+
     /// fsync(2) of the device: its dirty pages reach the backing file.
     public func flush() throws {
         let fd = device.rawValue

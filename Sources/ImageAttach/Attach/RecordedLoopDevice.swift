@@ -4,13 +4,13 @@ struct RecordedLoopDevice {
     /// The ledger entry to release after detaching; nil without a ledger.
     let ledgerEntry: Int?
 
-    static func attach(backingFile: String, offset: UInt64, size: UInt64, readOnly: Bool,
+    static func attach(backingFile: String, offset: UInt64, size: UInt64, readOnly: Bool, partitionScan: Bool = false,
                        ledger: RunLedger?) throws -> RecordedLoopDevice {
         var entry: Int?
         do {
             let device = try LoopDevice.attach(
                 backingFile: backingFile, offset: offset, sizeLimit: size, readOnly: readOnly,
-                willUse: { path in
+                partitionScan: partitionScan, willUse: { path in
                     let resource = LedgerResource.loop(device: path, backingFile: backingFile, offset: offset)
                     if let entry { try ledger?.revise(entry, resource) } else { entry = try ledger?.intend(resource) }
                 })

@@ -76,7 +76,8 @@ public final class BlockPartitions: Sendable {
             guard last.added else { continue }
             errors.attempt("BLKPG_DEL_PARTITION \(last.node.path)") {
                 do {
-                    // udev's probe of a partition that just changed (unmounted) holds it open for a moment.
+                    // udev probes a partition (blkid) right after it was closed from writing, e.g. unmounted,
+                    // and holds it open for that moment (seen in the VM with udevd).
                     try Poll.whileBusy(seconds: 2) { try blkpg(BLKPG_DEL_PARTITION, number: last.number) }
                 } catch let error as SystemError where error.errno == ENXIO {
                     // Already gone with the device.

@@ -41,7 +41,8 @@ struct FilesystemTreeMount {
             }
             if options.skips(planned.mountPoint) {
                 warn("skip_mounts: \(planned.mountPoint) is not mounted (\(title)); files written there land in the "
-                    + "root filesystem's directory, which that filesystem hides at boot")
+                    + "directory underneath (of the root, or of the filesystem mounted above it), which that filesystem "
+                    + "hides at boot")
                 continue
             }
             do {
@@ -58,6 +59,11 @@ struct FilesystemTreeMount {
                     throw AttachError("\(title): this kernel has no \(resolved.mountType) driver\(known), so \(resolved.volume) "
                         + "cannot be mounted at \(planned.mountPoint); add \"\(planned.mountPoint)\" to skip_mounts "
                         + "(shell: --skip-mount \(planned.mountPoint)) to leave it out, knowing that writes there are hidden at boot")
+                } catch let error as SystemError where error.errno == EROFS && readOnly {
+                    // The boot would create the missing directory; a read-only image cannot have it made.
+                    throw AttachError("\(title): the image has no directory \(planned.mountPoint) to mount \(resolved.volume) "
+                        + "on, and it is attached read-only, so none can be made (\(error)); attach it read-write, or add "
+                        + "\"\(planned.mountPoint)\" to skip_mounts (shell: --skip-mount \(planned.mountPoint))")
                 }
                 mounted.append(.init(volume: volume, device: node, target: planned.mountPoint, options: planned.mountOptions))
                 info("mounted \(resolved.volume) at \(planned.mountPoint) (\(title))")

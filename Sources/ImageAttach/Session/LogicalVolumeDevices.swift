@@ -8,11 +8,12 @@ import ImageLayout
 /// With device-mapper, each LV is a dm device named `qemu-chroot-<run id>-<vg>-<lv>` (run-unique, so a host VG of
 /// the same name never clashes; its uuid does not start with `LVM-`, so lvm2's udev rules make no /dev/VG/LV
 /// links for it), one linear target per segment. The targets point at a whole-disk view of the image that is not
-/// partitioned (a loop device; past the label when a PV fills the whole disk), so no device of ours starts with
-/// an LVM label: blkid never tags one
+/// partitioned (a loop device; past the label when a PV fills the whole disk), and `MountedImage` makes no
+/// partition holding a PV, so no device of ours starts with an LVM label: blkid never tags one
 /// `LVM2_member`, and lvm2's udev rules (69-lvm.rules), which run `pvscan` and `vgchange -aay` only on such
-/// devices, never see the image's PVs through us. Where the kernel made partitions of its own on an nbd device,
-/// those holding a PV are opened O_EXCL while the image is mapped, so the host's LVM cannot activate them
+/// devices, never see the image's PVs through us. Where the kernel made partitions of its own (nbd, or the
+/// whole-disk loop device's partition scan), those holding a PV are opened O_EXCL while the image is mapped, so
+/// the host's LVM cannot activate them
 /// (device-mapper's claim of the partition fails with EBUSY). Each dm device is in the run ledger, so
 /// `qemu-chroot cleanup` removes it after a kill -9.
 ///
@@ -34,10 +35,10 @@ final class LogicalVolumeDevices {
     }
 
     private var mapped: [Mapped] = []
-    /// The whole-disk view the dm tables point at, when it is ours (nbd): a loop device over the nbd device.
+    /// The whole-disk view the dm tables point at: a loop device over the attachment's whole disk.
     private var wholeDiskLoop: RecordedLoopDevice?
     private var wholeDisk: (path: String, device: dev_t, start: UInt64)?
-    /// Kernel-made nbd partitions holding a PV, held O_EXCL while mapped.
+    /// Kernel-made partitions holding a PV, held O_EXCL while mapped.
     private var claims: [FileDescriptor] = []
 
     init(attached: AttachedImage, ledger: RunLedger?, readOnly: Bool) {
@@ -101,25 +102,19 @@ final class LogicalVolumeDevices {
         return full.utf8.count < CNBD_DM_NAME_LEN ? full : "qemu-chroot-\(runID)-lv\(index)"
     }
 
-    /// The device the dm tables point at, and the disk byte it starts at. nbd: a loop device over the nbd
-    /// device, so partitions of the nbd device stay mountable (a dm table on the nbd device itself would claim
-    /// it, and the kernel refuses to mount a partition of a claimed disk). Loop and FUSE: a loop device of the
-    /// attachment, which has no partitions. It starts at byte 0 (blkid sees the partition table), unless a PV
-    /// fills the whole disk: then it starts at that PV's extents, so its label is not at the start of it either.
+    /// The device the dm tables point at, and the disk byte it starts at: a loop device over the attachment's
+    /// whole disk (/dev/nbdN, or the loop device over the whole export), so that disk's partitions stay
+    /// mountable (a dm table on the disk itself would claim it, and the kernel refuses to mount a partition of a
+    /// claimed disk). It starts at byte 0 (blkid sees the partition table), unless a PV fills the whole disk:
+    /// then it starts at that PV's extents, so its label is not at the start of it either.
     private func wholeDiskView(_ physicalVolumes: [LVMFoundPhysicalVolume]) throws -> (path: String, device: dev_t, start: UInt64) {
         if let wholeDisk { return wholeDisk }
         let start = physicalVolumes.first { $0.partitionNumber == 0 }?.label.dataAreas.first?.offset ?? 0
-        var path: String
-        if attached.mode == .nbd || attached.mode == .nbdIoctl {
-            let disk = try attached.blockDevice(number: 0, offset: 0, size: attached.disk.size)
-            let loop = try RecordedLoopDevice.attach(backingFile: disk, offset: start, size: 0, readOnly: readOnly, ledger: ledger)
-            wholeDiskLoop = loop
-            path = loop.device.path
-        } else {
-            guard start < attached.disk.size else { throw AttachError("the image's PV extents start past the end of the disk") }
-            path = try attached.blockDevice(number: start == 0 ? 0 : Volume.logicalVolumeNumbers, offset: start,
-                                            size: attached.disk.size - start)
-        }
+        guard start < attached.disk.size else { throw AttachError("the image's PV extents start past the end of the disk") }
+        let disk = try attached.blockDevice(number: 0, offset: 0, size: attached.disk.size)
+        let loop = try RecordedLoopDevice.attach(backingFile: disk, offset: start, size: 0, readOnly: readOnly, ledger: ledger)
+        wholeDiskLoop = loop
+        let path = loop.device.path
         var info = stat()
         try syscall("stat", path: path) { stat(path, &info) }
         let view = (path: path, device: info.st_rdev, start: start)
@@ -127,12 +122,14 @@ final class LogicalVolumeDevices {
         return view
     }
 
-    /// The kernel's own partitions of an nbd device that hold a PV of the image (`partitions`), opened O_EXCL:
+    /// The kernel's own partitions of the whole disk that hold a PV of the image (`partitions`), opened O_EXCL:
     /// device-mapper claims the devices a table uses, and a claim fails while we hold one, so the host's LVM
     /// cannot activate the image's volume groups on them. Called as soon as the layout is known, since the
     /// kernel made them (and udev saw them) at attach; EBUSY here means the host's LVM was faster.
     func claimKernelPartitions(_ partitions: [Int]) throws {
-        guard claims.isEmpty, deviceMapperMissing == nil, attached.mode == .nbd || attached.mode == .nbdIoctl else { return }
+        // Loop and FUSE too: their whole-disk loop device has LO_FLAGS_PARTSCAN, so a kernel with partition
+        // parsers makes these partitions there as well.
+        guard claims.isEmpty, deviceMapperMissing == nil else { return }
         let disk = try attached.blockDevice(number: 0, offset: 0, size: attached.disk.size)
         let diskName = String(disk.split(separator: "/").last ?? "")
         for number in Set(partitions).sorted() where number > 0 {

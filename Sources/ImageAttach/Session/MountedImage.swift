@@ -40,8 +40,12 @@ public final class MountedImage {
     public private(set) var plan: MountPlan?
     /// The image's partitions and logical volumes, set by `planMounts`.
     public private(set) var volumes: ImageVolumes?
-    /// What mounting the filesystem tree said (entries left out, `nofail` failures), set by `mount`: the
-    /// caller shows them in its own voice.
+    /// The block device of the whole disk (/dev/nbdN, or a loop device over the whole export or raw file),
+    /// with every partition of the layout mapped on it as its partition N (nbd0p1, loop3p15): what the
+    /// seed plugin's `{{.Device}}` is. Set by `planMounts`.
+    public private(set) var wholeDiskDevice: String?
+    /// What mapping the partitions (`planMounts`) and mounting the filesystem tree (`mount`) said: devices
+    /// not made, entries left out, `nofail` failures. The caller shows them in its own voice.
     public private(set) var mountMessages: [MountMessage] = []
     /// Set when `mount` starts.
     public private(set) var mountPath: String?
@@ -103,6 +107,7 @@ public final class MountedImage {
     public func planMounts(mountPartition: Int?, rootOptions: [String] = [], tree: FilesystemTreeOptions = .init(),
                            chrootMounts: [ChrootMount] = ChrootMount.defaults) throws -> MountPlan {
         let layout = try self.layout ?? readLayout()
+        try mapPartitions(layout)
         let lvm = logicalVolumeDevices()
         let volumes = try ImageVolumes.read(layout, disk: attached.disk, mapsSegments: lvm.deviceMapperMissing == nil)
         self.volumes = volumes
@@ -115,6 +120,34 @@ public final class MountedImage {
                              rootChoice: choice, tree: tree, chrootMounts: chrootMounts)
         self.plan = plan
         return plan
+    }
+
+    /// Makes the whole-disk device and every partition on it, so host commands reach any of them as a
+    /// boot would name them. A partition that cannot be made is said and left out: the ones mounted are
+    /// asked for again, and stop the run then.
+    private func mapPartitions(_ layout: DiskLayout) throws {
+        let whole = try attached.blockDevice(number: 0, offset: 0, size: attached.disk.size)
+        wholeDiskDevice = whole
+        // No device of ours starts with an LVM label, so the host's LVM (udev's pvscan) never sees the
+        // image's volume groups (LogicalVolumeDevices); an MBR extended partition only holds the logical ones.
+        let physicalVolumes = Set(LVMScan.scan(layout, disk: attached.disk).physicalVolumes.map(\.partitionNumber))
+        for partition in layout.partitions where !partition.isExtendedContainer {
+            guard !physicalVolumes.contains(partition.number) else {
+                Log.debug("partition \(partition.number) holds an LVM physical volume: no device for it under \(whole)")
+                continue
+            }
+            guard partition.number <= Volume.logicalVolumeNumbers else {
+                mountMessages.append(MountMessage(level: .warning, text: "partition \(partition.number) has no device "
+                    + "under \(whole): numbers above \(Volume.logicalVolumeNumbers) are kept for logical volumes"))
+                continue
+            }
+            do {
+                _ = try attached.blockDevice(number: partition.number, offset: partition.start, size: partition.size)
+            } catch {
+                mountMessages.append(MountMessage(level: .warning, text: "partition \(partition.number) has no device "
+                    + "under \(whole): \(error)"))
+            }
+        }
     }
 
     /// `image_mounts` naming "/" settles the root; otherwise the layout's root rule.
@@ -170,7 +203,7 @@ public final class MountedImage {
                                                    device: { [unowned self] in try blockDevice(for: $0) })
                     let (mounted, messages) = try tree.mount()
                     self.plan?.filesystems += mounted
-                    mountMessages = messages
+                    mountMessages += messages
                 }
                 try session.mountChrootMounts(plan.chrootMounts)
                 try session.planEmulation(qemuBinary: qemuBinary)

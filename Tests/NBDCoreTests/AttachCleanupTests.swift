@@ -128,7 +128,8 @@ struct AttachCleanupTests {
         let root = fixture.directory.file("runs")
         let image = try Attacher.attach(AttachRequest(image: fixture.raw, format: .raw, mode: .loop), ledger: nil)
         defer { try? image.detach() }
-        let device = try image.blockDevice(for: fixture.volume(of: image))
+        _ = try image.blockDevice(for: fixture.volume(of: image))
+        let device = try image.blockDevice(number: 0, offset: 0, size: image.disk.size)
         let live = try #require(LoopDeviceTable.entry(for: device))
         let sequence = try #require(LoopDeviceTable.diskSequence(of: device), "the kernel has no diskseq (Linux 5.15+)")
 

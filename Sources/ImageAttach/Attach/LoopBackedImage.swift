@@ -68,7 +68,7 @@ final class LoopBackedImage: AttachedImage, Sendable {
     private func wholeDisk(_ devices: inout Devices) throws -> (loop: RecordedLoopDevice, partitions: BlockPartitions) {
         if let whole = devices.whole { return whole }
         let loop = try attachLoop(offset: 0, size: 0, partitionScan: true)
-        let name = String(loop.device.path.dropFirst("/dev/".count))
+        let name = String(loop.device.kernelPath.dropFirst("/dev/".count))  // loop3, even when the node is private
         let whole = (loop, BlockPartitions(disk: name, descriptor: loop.device.descriptor))
         devices.whole = whole
         return whole

@@ -17,5 +17,6 @@ public enum QemuChrootSpec {
         // A size such as "4G" or a number of MiB; HCL2 turns a number into its string.
         .init("disk_size", .string),
         .init("allow_backing_file", .bool),
+        .init("isolation", .string), .init("network", .bool),
     ])
 }

@@ -20,6 +20,11 @@ enum cnbd_spawn_stage {
     CNBD_SPAWN_EXEC = 9,
     CNBD_SPAWN_PROPAGATION = 10,
     CNBD_SPAWN_PROC = 11,
+    CNBD_SPAWN_PIVOT_ROOT = 12,
+    CNBD_SPAWN_HOSTNAME = 13,
+    CNBD_SPAWN_LOOPBACK = 14,
+    CNBD_SPAWN_READ_ONLY = 15,
+    CNBD_SPAWN_CAPABILITIES = 16,
 };
 
 struct cnbd_spawn_attr {
@@ -33,6 +38,13 @@ struct cnbd_spawn_attr {
     int unshare_flags;               // unshare(2) flags applied in the child; 0 for none
     int process_namespace;           // non-zero: the child is PID 1 of new PID and mount namespaces (see below)
     int mount_proc;                  // with process_namespace: mount a proc of the new PID namespace on /proc
+    // The rest apply with process_namespace only (strict isolation, see below).
+    int pivot_root;                  // non-zero: make root the namespace's / with pivot_root(2), not chroot(2)
+    const char *_Nullable hostname;  // non-NULL: a new UTS namespace with this host name
+    int new_network;                 // non-zero: a new, empty network namespace with its loopback up
+    char *_Nullable const *_Nullable read_only_paths; // NULL-terminated; bound read-only after /proc (missing skipped)
+    int limit_capabilities;          // non-zero: the command keeps only keep_capabilities (bounding set too)
+    unsigned long long keep_capabilities; // bit N = capability N
 };
 
 // With process_namespace the child is cloned into a new PID namespace (and a mount namespace of its own, so
@@ -40,6 +52,12 @@ struct cnbd_spawn_attr {
 // reaps every orphan, and exits with the command's status (128+N if a signal N ended it). When it exits,
 // the kernel kills everything left in the namespace, so background processes never outlive the command;
 // its parent-death signal is SIGKILL, so they never outlive the caller's thread either.
+//
+// Strict isolation adds, in this order: new UTS and network namespaces at clone; pivot_root into root (the
+// old root detached, so the host's tree is not reachable by a chroot escape); the host name; loopback up;
+// in the init, after /proc, the read-only binds; in the command's child just before execve, every
+// capability outside keep_capabilities dropped from the bounding, inheritable, permitted, effective and
+// ambient sets (the init keeps its own: it mounts nothing after that, and runs no image code).
 
 // Returns the child's pid, or -1 with *stage and *error_number set (errno is also set).
 pid_t cnbd_spawn(const char *_Nonnull path,

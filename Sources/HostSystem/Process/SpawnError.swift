@@ -20,6 +20,11 @@ public struct SpawnError: Error, CustomStringConvertible {
         case Int32(CNBD_SPAWN_EXEC.rawValue): step = "exec"
         case Int32(CNBD_SPAWN_PROPAGATION.rawValue): step = "making the new mount namespace private"
         case Int32(CNBD_SPAWN_PROC.rawValue): step = "mounting /proc for the new PID namespace"
+        case Int32(CNBD_SPAWN_PIVOT_ROOT.rawValue): step = "pivot_root into the image"
+        case Int32(CNBD_SPAWN_HOSTNAME.rawValue): step = "setting the host name of the new UTS namespace"
+        case Int32(CNBD_SPAWN_LOOPBACK.rawValue): step = "bringing up the loopback interface of the new network namespace"
+        case Int32(CNBD_SPAWN_READ_ONLY.rawValue): step = "binding /proc paths read-only"
+        case Int32(CNBD_SPAWN_CAPABILITIES.rawValue): step = "dropping capabilities"
         default: step = "stage \(stage)"
         }
         return "cannot start \(executable): \(step) failed: \(Errno.message(errno)) (\(Errno.name(errno)))"

@@ -25,11 +25,14 @@ public struct ChrootCommand: Sendable {
     public let isolated: Bool
     /// With `isolated`: mount the namespace's own proc on /proc (the chroot mounts put one there).
     public let mountsProc: Bool
+    /// With `isolated`: strict mode and the network (see `ChrootIsolation`).
+    public let isolation: ChrootIsolation
 
-    public init(root: String, isolated: Bool = true, mountsProc: Bool = true) {
+    public init(root: String, isolated: Bool = true, mountsProc: Bool = true, isolation: ChrootIsolation = .standard) {
         self.root = root
         self.isolated = isolated
         self.mountsProc = mountsProc
+        self.isolation = isolation
     }
 
     /// What a provisioning command sees unless the caller says otherwise: no host variables leak in.
@@ -64,6 +67,7 @@ public struct ChrootCommand: Sendable {
         options.newProcessGroup = true
         options.processNamespace = isolated
         options.mountProc = isolated && mountsProc
+        if isolated { isolation.apply(to: &options, image: RootedPath(root: root)) }
         let child: ChildProcess
         do {
             child = try ChildProcess.spawn("/bin/sh", ["-c", wrapper.render(command)],

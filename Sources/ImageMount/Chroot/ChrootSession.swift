@@ -15,14 +15,17 @@ public final class ChrootSession: Sendable {
     private let createdMountPath: Bool
     /// A proc is mounted at the image's /proc: each command gets its own PID namespace's proc there.
     private let hasProc: Bool
+    /// How commands are kept from the host; strict also mounts the image's filesystems `nodev`.
+    public let isolation: ChrootIsolation
 
     /// Mounts `device` (a block device holding a `fstype` filesystem, e.g. "ext4") at `mountPath` with
     /// `mountOptions`, then `chrootMounts` inside it. On failure, whatever was mounted is unmounted again.
     public init(
         device: String, fstype: String, mountPath: String, mountOptions: [String] = [], readOnly: Bool = false,
-        chrootMounts: [ChrootMount] = ChrootMount.defaults
+        chrootMounts: [ChrootMount] = ChrootMount.defaults, isolation: ChrootIsolation = .standard
     ) throws {
         guard MountNamespace.isPrivate else { throw MountNamespaceError.notPrivate }
+        self.isolation = isolation
         self.device = device
         self.fstype = fstype
         self.mountPath = mountPath
@@ -32,6 +35,7 @@ public final class ChrootSession: Sendable {
         do {
             var options = MountOptions(mountOptions)
             if readOnly { options.add("ro") }
+            if isolation.strict { options.add("nodev") }
             mounts.push(try Mount.mount(source: device, fstype: fstype, onHostPath: mountPath, options: options,
                                         isImageRoot: true))
             for entry in chrootMounts { try mountInside(entry) }
@@ -47,6 +51,8 @@ public final class ChrootSession: Sendable {
                                      readOnly: Bool = false) throws {
         var parsed = MountOptions(options)
         if readOnly { parsed.add("ro") }
+        // A device node the image ships must not open a host device.
+        if isolation.strict { parsed.add("nodev") }
         mounts.push(try Mount.mount(source: device, fstype: fstype, inside: image, at: target, options: parsed))
     }
 
@@ -63,18 +69,20 @@ public final class ChrootSession: Sendable {
         do {
             mounts.push(try Mount.mount(source: entry.source, fstype: entry.fstype, inside: image, at: entry.target,
                                         options: entry.mountOptions))
+            if entry == MinimalDev.mount { try MinimalDev.populate(image) }
         } catch let error as SystemError where entry.isOptional {
             Log.debug("skipping \(entry.target): \(error)")
         }
     }
 
-    /// Runs `/bin/sh -c command` in the chroot, in PID and mount namespaces of its own; see `ChrootCommand`.
+    /// Runs `/bin/sh -c command` in the chroot, in PID and mount namespaces of its own, isolated as
+    /// `isolation` says; see `ChrootCommand`.
     public func run(
         _ command: String, environment: [String: String]? = nil, wrapper: CommandWrapper = .identity,
         stdin: Int32 = -1, stdout: ChrootOutput, stderr: ChrootOutput, cancellation: Cancellation? = nil,
         onStart: ((ChildProcess) -> Void)? = nil
     ) throws -> ExitStatus {
-        try ChrootCommand(root: mountPath, mountsProc: hasProc).run(command, environment: environment, wrapper: wrapper, stdin: stdin,
+        try ChrootCommand(root: mountPath, mountsProc: hasProc, isolation: isolation).run(command, environment: environment, wrapper: wrapper, stdin: stdin,
                                                stdout: stdout, stderr: stderr, cancellation: cancellation,
                                                onStart: onStart)
     }

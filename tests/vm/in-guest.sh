@@ -2,10 +2,23 @@
 # bundle built on the host (starting SwiftPM under TCG costs ~20 s). Exits non-zero on any failure.
 set -eu
 cd "$VMTEST_REPO"
+BUNDLE=$(ls -d .build/debug/*PackageTests.xctest | head -1)
+# Before nbd is loaded this boot is a host without the driver, so KernelDriverAbsentTests run here (after
+# modprobe they skip) at the cost of one bundle start instead of a second boot. The module auto-loader is
+# switched off meanwhile: a generic-netlink lookup of the "nbd" family would load the module.
+if [ ! -e /sys/module/nbd ] && [ -z "${VMTEST_SKIP_ABSENT:-}" ]; then
+  loader=$(cat /proc/sys/kernel/modprobe)
+  echo /bin/false > /proc/sys/kernel/modprobe
+  "$BUNDLE" --testing-library swift-testing --no-parallel --filter 'KernelDriverAbsentTests' 2>&1 | tee /tmp/absent.txt
+  echo "$loader" > /proc/sys/kernel/modprobe
+  grep -q 'KernelDriverAbsentTests.*passed' /tmp/absent.txt || { echo "in-guest: KernelDriverAbsentTests did not pass"; exit 1; }
+  ! grep -q 'skipped' /tmp/absent.txt || { echo "in-guest: KernelDriverAbsentTests skipped without the driver"; exit 1; }
+  [ ! -e /sys/module/nbd ] || { echo "in-guest: KernelDriverAbsentTests loaded the nbd module"; exit 1; }
+  echo "in-guest: KernelDriverAbsentTests passed before nbd was loaded"
+fi
 modprobe nbd
 modprobe loop  # the BLKPG-on-loop tests run here too, on a kernel with partition parsers
 echo "in-guest: nbd loaded (nbds_max=$(cat /sys/module/nbd/parameters/nbds_max), max_part=$(cat /sys/module/nbd/parameters/max_part))"
-BUNDLE=$(ls -d .build/debug/*PackageTests.xctest | head -1)
 # One at a time: the tests share the nbd driver and some images.
 "$BUNDLE" --testing-library swift-testing --no-parallel --filter "$VMTEST_FILTER"
 
@@ -40,6 +53,24 @@ if "$QC" shell --help 2>/dev/null | grep -q -- --attach; then
     fi
     ! grep -q nbd /proc/mounts || { echo "in-guest: an nbd mount leaked into the guest's namespace"; exit 1; }
     echo "in-guest: kill -9 of shell --attach $mode: device freed by itself after $((n / 10)).$((n % 10)) s"
+  done
+  # kill -9 of a build whose provisioner has background children (`sleep &`, `(sleep &)`): every process it
+  # started ends with it (its own PID namespace), and the nbd device frees itself, without `cleanup`.
+  for mode in nbd nbd-ioctl; do
+    cat > /tmp/kill.json <<EOJ
+{"builders":[{"type":"qemu-chroot","source_image":"$VMTEST_WORK/grow-src.qcow2","output_directory":"/tmp/kill-out-$mode","attach":"$mode"}],
+ "provisioners":[{"type":"shell","inline":["sleep 6011 &","(sleep 6012 &)","sleep 6013"]}]}
+EOJ
+    "$QC" build /tmp/kill.json > /tmp/kill-$mode.log 2>&1 &
+    pid=$!
+    n=0; until [ "$(pgrep -fc '^sleep 601[123]$')" = 3 ] || [ $n -ge 600 ]; do sleep 0.1; n=$((n+1)); done
+    [ "$(pgrep -fc '^sleep 601[123]$')" = 3 ] || { echo "in-guest: build --attach $mode never started its three sleeps"; cat /tmp/kill-$mode.log; exit 1; }
+    ls /sys/block/nbd*/pid >/dev/null 2>&1 || { echo "in-guest: build --attach $mode provisions but no nbd device is attached"; exit 1; }
+    kill -9 $pid; wait $pid || true
+    n=0; while { pgrep -f '^sleep 601[123]$' >/dev/null || ls /sys/block/nbd*/pid >/dev/null 2>&1; } && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done
+    if pgrep -f '^sleep 601[123]$' >/dev/null; then echo "in-guest: after kill -9 of build ($mode) these survive: $(pgrep -fa '^sleep 601[123]$')"; exit 1; fi
+    if ls /sys/block/nbd*/pid >/dev/null 2>&1; then echo "in-guest: after kill -9 of build ($mode), still attached: $(ls /sys/block/nbd*/pid)"; exit 1; fi
+    echo "in-guest: kill -9 of build --attach $mode with background sleeps: none survived, device freed after $((n / 10)).$((n % 10)) s"
   done
   # disk_size: ext4 grown online (EXT4_IOC_RESIZE_FS needs CAP_SYS_RESOURCE, which the dev container lacks).
   # The source (128 MiB sample-image, made on the host) is built to 256 MiB over nbd (auto); the chroot's df

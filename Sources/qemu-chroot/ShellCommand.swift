@@ -154,6 +154,11 @@ private struct ShellRun {
         } catch {
             result = .failure(error)
         }
+        // The command's status and errors mean nothing once the disk's server is gone: say that instead.
+        if let failure = image.attached.serverFailure {
+            if case .failure(let error) = result { Log.error("\(error)") }
+            result = .failure(AttachError(failure))
+        }
         do { try clock.measure("unmount") { try image.unmount() } } catch {
             if case .success = result { result = .failure(error) } else { Log.error("\(error)") }
         }

@@ -35,6 +35,8 @@ final class LoopBackedImage: AttachedImage, Sendable {
         self.ledger = ledger
     }
 
+    var serverFailure: String? { export?.failure }
+
     func blockDevice(number: Int, offset: UInt64, size: UInt64) throws -> String {
         try loops.withLock { loops in
             guard loops != nil else { throw AttachError("\(backingFile) was detached; no new devices for it") }

@@ -126,6 +126,13 @@ public final class QemuStorageDaemonExport: Sendable {
         return text.isEmpty ? "(no output)" : text
     }
 
+    /// nil while the daemon runs (or once `stop()` began); after it ended by itself, how and its log.
+    public var failure: String? {
+        guard !stopped.load(ordering: .acquiring), let status = daemon.poll() else { return nil }
+        return "qemu-storage-daemon (pid \(daemon.pid)) serving \(image) died while the image was in use (\(status)): "
+            + Self.daemonLog(directory)
+    }
+
     /// Stops the daemon (SIGTERM: it flushes the image and unmounts), makes sure the FUSE mount is gone,
     /// removes the directory. Idempotent; every step runs and the first error is thrown.
     public func stop() throws {

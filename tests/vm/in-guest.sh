@@ -80,12 +80,13 @@ EOJ
   done
   echo "in-guest: six nbd-ioctl attaches in a row mounted partition 2 and read /root/x"
   # qemu-nbd killed mid-build: the build fails naming it and how it ended, never only "Read-only file system",
-  # and never reports success. The server is found through THIS build's ledger record (its work directory).
+  # and never reports success. The server is found through THIS build's ledger record (its work directory);
+  # the provisioner sleeps long enough for python3 to start under TCG and the kill to land mid-step.
   for mode in nbd nbd-ioctl; do
     out=/tmp/death-out-$mode started=/tmp/death-$mode.started
     cat > /tmp/death.json <<EOJ
 {"builders":[{"type":"qemu-chroot","source_image":"$VMTEST_WORK/grow-src.qcow2","output_directory":"$out","attach":"$mode"}],
- "provisioners":[{"type":"shell-local","inline":["touch $started"]},{"type":"shell","inline":["sleep 3","echo after > /after","sync"]}]}
+ "provisioners":[{"type":"shell-local","inline":["touch $started"]},{"type":"shell","inline":["sleep 15","echo after > /after","sync"]}]}
 EOJ
     "$QC" build /tmp/death.json > /tmp/death-$mode.log 2>&1 &
     pid=$!

@@ -72,6 +72,14 @@ EOJ
     if ls /sys/block/nbd*/pid >/dev/null 2>&1; then echo "in-guest: after kill -9 of build ($mode), still attached: $(ls /sys/block/nbd*/pid)"; exit 1; fi
     echo "in-guest: kill -9 of build --attach $mode with background sleeps: none survived, device freed after $((n / 10)).$((n % 10)) s"
   done
+  # A stale GPT behind an MBR without 0xEE: the kernel's partition scan and our layout both take the MBR's
+  # partition at sector 81920 (a disagreement would stop the attach with a partition mismatch).
+  for mode in nbd nbd-ioctl; do
+    got=$("$QC" shell --attach $mode --read-only "$VMTEST_WORK/stale-gpt.qcow2" -- sh -c 'cat /root/which; cat /sys/class/block/nbd*p1/start' 2>/tmp/stale.txt) \
+      || { echo "in-guest: shell --attach $mode on the stale-GPT disk failed:"; cat /tmp/stale.txt; exit 1; }
+    [ "$(echo $got)" = "mbr 81920" ] || { echo "in-guest: stale-GPT disk over $mode: got '$got', expected the MBR partition (mbr 81920)"; exit 1; }
+    echo "in-guest: stale GPT behind an MBR over $mode: kernel and qemu-chroot both use the MBR partition at sector 81920"
+  done
   # nbd-ioctl: the kernel's own partition scan must not run after the attach returned (it dropped and remade
   # the partitions under a BLKPG-added one in 3 of 6 attaches): six attaches in a row, each mounting partition 2.
   for i in 1 2 3 4 5 6; do

@@ -99,7 +99,11 @@ static void run_init(int report, const char *path, char *const *argv, char *cons
     if (attr->mount_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
         child_fail(report, CNBD_SPAWN_PROC);
     if (bind_read_only(attr->read_only_paths) != 0) child_fail(report, CNBD_SPAWN_READ_ONLY);
-    pid_t command = fork();
+    // Not fork(): this process was made by a raw clone of a multithreaded parent, so glibc's locks are in
+    // whatever state the parent's other threads left them; fork() takes some of them (malloc, stdio) and
+    // hung for ever when one was held at clone time (seen: an init blocked in futex_wait). A raw clone
+    // touches no lock, and nothing after it (prctl, capset, execve, write, _exit) does either.
+    pid_t command = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL, NULL);
     if (command < 0) child_fail(report, CNBD_SPAWN_FORK);
     if (command == 0) {
         if (attr->limit_capabilities && limit_capabilities(attr->keep_capabilities) != 0)

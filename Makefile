@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DOC_TARGETS = NBDCore HostSystem ImageLayout NBDProtocol QemuTools ImageMount ImageAttach Builder PackerRPC
 
-.PHONY: setup build test vm-test bench demo clean docs embed-check
+.PHONY: setup build test vm-test bench demo clean docs embed-check cross-arch-debian release
 
 setup:
 	bash scripts/setup
@@ -40,3 +40,12 @@ bench: setup
 vm-test: setup
 	$(SWIFT) build --build-tests
 	bash scripts/vm-nbd test
+
+# A Debian arm64 image provisioned with apt through qemu-aarch64-static (docs/cross-arch.md); slow.
+cross-arch-debian: setup
+	$(SWIFT) build
+	bash scripts/cross-arch-debian
+
+# The Packer plugin as a GitHub release for `packer init` (dist/: the zip and its SHA256SUMS; scripts/release).
+release: setup
+	bash scripts/release

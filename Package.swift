@@ -22,7 +22,9 @@ let package = Package(
         .library(name: "Builder", targets: ["Builder"]),
         .library(name: "PackerRPC", targets: ["PackerRPC"]),
         .executable(name: "qemu-chroot", targets: ["qemu-chroot"]),
-        .executable(name: "packer-builder-qemu-chroot", targets: ["packer-builder-qemu-chroot"]),
+        // The Packer plugin binary users install (Packer 1.7+ loads only this multi-component name; for 1.6.x it
+        // is also installed as packer-builder-qemu-chroot, see docs/packer-plugin.md).
+        .executable(name: "packer-plugin-qemu-chroot", targets: ["packer-builder-qemu-chroot"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,7 +39,8 @@ let package = Package(
             pkgConfig: "libnl-genl-3.0",
             providers: [.apt(["libnl-3-dev", "libnl-genl-3-dev"]), .yum(["libnl3-devel"])]
         ),
-        .target(name: "CNBD", dependencies: ["CLibNL"]),
+        // libcrypt (libxcrypt): password hashes for `customize --password`.
+        .target(name: "CNBD", dependencies: ["CLibNL"], linkerSettings: [.linkedLibrary("crypt")]),
         .target(
             name: "HostSystem",
             dependencies: ["CNBD", .product(name: "Logging", package: "swift-log")],

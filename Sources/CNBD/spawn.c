@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -92,6 +93,36 @@ static int bind_read_only(char *const *paths) {
     return 0;
 }
 
+// Parent side of binfmt_register: maps every uid (or gid) of the child's user namespace to itself.
+static int write_identity_map(pid_t pid, const char *file) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    static const char map[] = "0 0 4294967295\n";
+    ssize_t written = write(fd, map, sizeof map - 1);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return written == (ssize_t)(sizeof map - 1) ? 0 : -1;
+}
+
+// Child side of binfmt_register, before the chroot: the user namespace's own binfmt_misc instance, mounted
+// where only this mount namespace sees it, and the one handler written into it. The mount must stay: the
+// instance and its handler go away with it.
+static void register_private_binfmt(int report, const char *line, const char *directory) {
+    if (mount("binfmt_misc", directory, "binfmt_misc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+        child_fail(report, CNBD_SPAWN_BINFMT_MOUNT);
+    int instance = open(directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (instance < 0) child_fail(report, CNBD_SPAWN_BINFMT_REGISTER);
+    int fd = openat(instance, "register", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) child_fail(report, CNBD_SPAWN_BINFMT_REGISTER);
+    close(instance);
+    size_t length = strlen(line);
+    if (write(fd, line, length) != (ssize_t)length) child_fail(report, CNBD_SPAWN_BINFMT_REGISTER);
+    close(fd);
+}
+
 // PID 1 of a new PID namespace: mounts its /proc, forks the command, reaps every process reparented to it,
 // and exits with the command's status. Never returns.
 static void run_init(int report, const char *path, char *const *argv, char *const *envp,
@@ -139,8 +170,19 @@ pid_t cnbd_spawn(const char *path, char *const *argv, char *const *envp,
         return -1;
     }
     pid_t parent = getpid();
+    // The child of a new user namespace waits on this pipe until the parent has written its id maps.
+    int emulate = attr->process_namespace && attr->binfmt_register;
+    int maps_written[2] = {-1, -1};
+    if (emulate && pipe2(maps_written, O_CLOEXEC) != 0) {
+        *stage = CNBD_SPAWN_PIPE;
+        *error_number = errno;
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
+        return -1;
+    }
     // clone with no new stack behaves like fork, in new namespaces.
     unsigned long namespaces = CLONE_NEWPID | CLONE_NEWNS;
+    if (emulate) namespaces |= CLONE_NEWUSER;
     if (attr->hostname) namespaces |= CLONE_NEWUTS;
     if (attr->new_network) namespaces |= CLONE_NEWNET;
     pid_t pid = attr->process_namespace
@@ -151,10 +193,25 @@ pid_t cnbd_spawn(const char *path, char *const *argv, char *const *envp,
         *error_number = errno;
         close(pipe_fds[0]);
         close(pipe_fds[1]);
+        if (emulate) {
+            close(maps_written[0]);
+            close(maps_written[1]);
+        }
         return -1;
     }
     if (pid == 0) {
         int report = pipe_fds[1];
+        if (emulate) {
+            close(maps_written[1]);
+            char go;
+            ssize_t got;
+            do {
+                got = read(maps_written[0], &go, 1);
+            } while (got < 0 && errno == EINTR);
+            // The parent failed to write the maps and reports it itself.
+            if (got != 1) _exit(127);
+            close(maps_written[0]);
+        }
         // The parent may ignore or block signals (a Packer plugin ignores SIGINT and SIGTERM);
         // the child must start with the defaults.
         sigset_t all;
@@ -191,12 +248,21 @@ pid_t cnbd_spawn(const char *path, char *const *argv, char *const *envp,
         // Nothing but 0-2 may leak into the child (device fds, sockets, the mount namespace's files).
         syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
         if (attr->process_namespace && attr->pivot_root && attr->root) {
-            // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the image.
+            // pivot_root refuses a root mount that is locked to its parent, as every mount a new user
+            // namespace inherits is; a bind of root onto itself made here is not.
+            if (mount(attr->root, attr->root, NULL, MS_BIND | MS_REC, NULL) != 0) child_fail(report, CNBD_SPAWN_PIVOT_ROOT);
             if (chdir(attr->root) != 0) child_fail(report, CNBD_SPAWN_PIVOT_ROOT);
+            // Inside root, on the image's /proc: the old root is detached below, and a binfmt_misc instance
+            // goes away with its last mount.
+            if (emulate) register_private_binfmt(report, attr->binfmt_register, "proc/sys/fs/binfmt_misc");
+            // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the image.
             if (syscall(SYS_pivot_root, ".", ".") != 0) child_fail(report, CNBD_SPAWN_PIVOT_ROOT);
             if (umount2(".", MNT_DETACH) != 0) child_fail(report, CNBD_SPAWN_PIVOT_ROOT);
             if (chdir("/") != 0) child_fail(report, CNBD_SPAWN_CHDIR);
-        } else if (attr->root && chroot(attr->root) != 0) child_fail(report, CNBD_SPAWN_CHROOT);
+        } else {
+            if (emulate) register_private_binfmt(report, attr->binfmt_register, "/proc/sys/fs/binfmt_misc");
+            if (attr->root && chroot(attr->root) != 0) child_fail(report, CNBD_SPAWN_CHROOT);
+        }
         if (attr->directory && chdir(attr->directory) != 0) child_fail(report, CNBD_SPAWN_CHDIR);
         else if (attr->root && !attr->directory && chdir("/") != 0) child_fail(report, CNBD_SPAWN_CHDIR);
         if (attr->process_namespace && attr->hostname && sethostname(attr->hostname, strlen(attr->hostname)) != 0)
@@ -207,6 +273,23 @@ pid_t cnbd_spawn(const char *path, char *const *argv, char *const *envp,
         child_fail(report, CNBD_SPAWN_EXEC);
     }
     close(pipe_fds[1]);
+    if (emulate) {
+        close(maps_written[0]);
+        if (write_identity_map(pid, "uid_map") != 0 || write_identity_map(pid, "gid_map") != 0) {
+            *stage = CNBD_SPAWN_USER_MAP;
+            *error_number = errno;
+            close(maps_written[1]);
+            close(pipe_fds[0]);
+            kill(pid, SIGKILL);
+            int status;
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+            errno = *error_number;
+            return -1;
+        }
+        ssize_t ignored = write(maps_written[1], "", 1);
+        (void)ignored;
+        close(maps_written[1]);
+    }
     int report[2] = {0, 0};
     ssize_t got;
     do {

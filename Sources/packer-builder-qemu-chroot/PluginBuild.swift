@@ -40,7 +40,10 @@ final class PluginBuild {
             // Packer prints this as "Build 'x' errored after …: <message>".
             throw RPCFailure(cancellation.isCancelled ? "build was cancelled" : "\(error)")
         }
-        return result.artifact.map { ImageArtifact($0, generatedData: generated.values.withLock { $0 }) }
+        return result.artifact.map {
+            ImageArtifact($0, generatedData: generated.values.withLock { $0 }, sourceImage: prepared.config.sourceImage,
+                          format: prepared.config.format.rawValue)
+        }
     }
 
     /// Hook.Run's Data: what Packer's SDK builders send, plus our generated variables. PackerHTTP* must

@@ -5,6 +5,7 @@ import PackerRPC
 public enum QemuChrootSpec {
     public static let spec = ConfigSpec([
         .init("source_image", .string), .init("source_path", .string),
+        .init("source_checksum", .string), .init("cache_dir", .string),
         .init("output_directory", .string), .init("image_name", .string), .init("format", .string),
         .init("compression", .bool), .init("compression_type", .string),
         .init("device_path", .string), .init("attach", .string),
@@ -18,5 +19,8 @@ public enum QemuChrootSpec {
         .init("disk_size", .string),
         .init("allow_backing_file", .bool),
         .init("isolation", .string), .init("network", .bool),
+        .init("qemu_binary", .string),
+        // Packer's qemu builder writes it as a block; here it is an attribute: qemu_img_args = { convert = [...] }.
+        .init("qemu_img_args", .map(.list(.string))),
     ])
 }

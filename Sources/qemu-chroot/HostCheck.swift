@@ -18,7 +18,7 @@ struct HostCheck {
     static func all() -> [HostCheck] {
         [root(), nbdDriver(), loop(), fuse()]
             + ["qemu-storage-daemon", "qemu-img", "qemu-nbd"].map(program)
-            + [mountNamespaces(), userNamespaces(), binfmtMisc()]
+            + [mountNamespaces(), userNamespaces(), binfmtMisc()] + EmulationCheck.all()
     }
 
     static func root() -> HostCheck {
@@ -105,8 +105,8 @@ struct HostCheck {
         }
         let supported = (ProcFS.readText("/proc/filesystems") ?? "").contains("binfmt_misc")
         return HostCheck(name: "binfmt_misc", verdict: .warning, detail: supported
-            ? "supported but not mounted on the host; the chroot mounts its own, and images of another "
-                + "architecture need qemu-user-static handlers"
+            ? "supported but not mounted on the host; the chroot mounts its own (images of another "
+                + "architecture get one private to each command, see below)"
             : "not in this kernel: only images of the host's architecture can run commands")
     }
 

@@ -56,6 +56,21 @@ struct InspectReport {
         }
     }
 
+    /// The architecture the root's DPS partition type names. Inspect reads blocks, not files: the ELF
+    /// header of /bin/sh, which build and shell go by, is read once the root is mounted.
+    var architecture: Architecture? {
+        let chosen = rootCandidates?.settled?.candidate ?? rootCandidates?.candidates.first
+        guard case .partition(let number) = chosen?.volume.source,
+              case .root(let architecture)? = layout.partitions.first(where: { $0.number == number })?.type.role else { return nil }
+        return architecture
+    }
+
+    var architectureSource: String {
+        architecture == nil
+            ? "the root's partition type names none; build and shell read /bin/sh's ELF header"
+            : "the root's DPS partition type; build and shell confirm it from /bin/sh's ELF header"
+    }
+
     /// Probes the header, serves the image read-only with its format stated explicitly, reads the layout.
     static func read(image: String, allowBackingFile: Bool) throws -> InspectReport {
         let info = try BackingChain.read(image, allowOtherFiles: allowBackingFile).source
@@ -68,7 +83,8 @@ struct InspectReport {
         defer { connection.disconnect() }
         let layout = try DiskLayout.read(from: connection)
         do {
-            let volumes = try ImageVolumes.read(layout, disk: connection)
+            // As build and shell see them: LVs of several segments only where device-mapper can join them.
+            let volumes = try ImageVolumes.read(layout, disk: connection, mapsSegments: DeviceMapper.unavailableReason == nil)
             return InspectReport(info: info, layout: layout,
                                  rootCandidates: try layout.rootCandidates(mountPartition: nil, volumes: volumes), rootProblem: nil)
         } catch {

@@ -18,6 +18,8 @@ extension InspectReport {
             ("root_partition", root.map { .int(Int64($0)) } ?? .null),
         ]
         fields.append(("root", rootJSON))
+        fields.append(("architecture", architecture.map { .string($0.rawValue) } ?? .null))
+        fields.append(("architecture_source", .string(architectureSource)))
         fields.append(("whole_disk_filesystem", layout.wholeDiskFilesystem.map(filesystemJSON) ?? .null))
         fields.append(("partitions", .array(layout.partitions.map(partitionJSON))))
         return .object(fields)
@@ -95,6 +97,7 @@ extension InspectReport {
             }
         }
         lines.append("root:   " + printable(rootCandidates?.layoutSummary ?? rootProblem ?? "none"))
+        lines.append("architecture: \(architecture?.rawValue ?? "unknown") (\(architectureSource))")
         return lines.joined(separator: "\n")
     }
 

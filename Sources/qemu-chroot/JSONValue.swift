@@ -1,3 +1,5 @@
+import Builder
+
 /// A JSON document with object keys kept in the order they were given, so output is stable and readable.
 indirect enum JSONValue: Equatable {
     case null
@@ -29,24 +31,5 @@ indirect enum JSONValue: Equatable {
         }
     }
 
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ text: String) -> String { Builder.JSONValue.quoted(text, htmlSafe: false) }
 }

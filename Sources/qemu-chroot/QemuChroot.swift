@@ -9,6 +9,7 @@ struct QemuChroot: ParsableCommand {
         subcommands: [
             BuildCommand.self, ValidateCommand.self, InspectCommand.self, ShellCommand.self,
             SampleImageCommand.self, DoctorCommand.self, CleanupCommand.self,
+            CustomizeCommand.self, SysprepCommand.self,
         ]
     )
 }

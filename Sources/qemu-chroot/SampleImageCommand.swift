@@ -25,6 +25,9 @@ struct SampleImageCommand: ParsableCommand {
     @Option(help: "qcow2 (default) or raw.")
     var format: String = "qcow2"
 
+    @Option(help: ArgumentHelp("A busybox-static program to install instead of the host's, e.g. one for arm64: the image is then of that architecture.", valueName: "file"))
+    var busybox: String?
+
     @Argument(help: "Where to write the image.")
     var path: String
 
@@ -33,6 +36,7 @@ struct SampleImageCommand: ParsableCommand {
         var options = SampleImage.Options()
         options.debian = debian
         options.dataPartition = dataPartition
+        options.busybox = busybox
         guard ["ext4", "btrfs"].contains(filesystem) else { throw ValidationError("--filesystem must be ext4 or btrfs") }
         options.filesystem = filesystem
         guard let format = ImageFormat(rawValue: format) else { throw ValidationError("--format must be qcow2 or raw") }

@@ -35,6 +35,9 @@ struct ShellCommand: ParsableCommand {
     @Option(name: .long, help: "How to attach: auto, nbd, nbd-ioctl, fuse or loop.")
     var attach: AttachMode = .auto
 
+    @Option(name: .customLong("qemu-binary"), help: "The user-mode emulator for an image of another architecture (default: qemu-<arch>-static in PATH).")
+    var qemuBinary: String?
+
     @Option(name: .customLong("mount-option"), help: "A mount option for the root filesystem (repeatable), e.g. noatime.")
     var mountOptions: [String] = []
 
@@ -140,7 +143,10 @@ private struct ShellRun {
         try checkCancelled()
         let mountPath = "/run/qemu-chroot/mnt/\(image.ledger?.runID ?? String(getpid()))"
         Log.debug("mounting \(root.volume) (\(root.fstype)) from \(root.device) at \(mountPath)")
-        let session = try clock.measure("mount") { try image.mount(at: mountPath, ownsMountPath: true) }
+        let session = try clock.measure("mount") { try image.mount(at: mountPath, ownsMountPath: true, qemuBinary: command.qemuBinary) }
+        if let emulation = session.emulation {
+            if emulation.handler != nil { Log.info("\(emulation)") } else { Log.debug("\(emulation)") }
+        }
         for message in image.mountMessages {
             switch message.level {
             case .warning: Log.warning(message.text)

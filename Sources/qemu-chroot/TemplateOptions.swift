@@ -23,20 +23,25 @@ struct TemplateOptions: ParsableArguments {
 
     /// Loads the template and checks everything; prints every problem and exits 1 if any.
     func plan() throws -> BuildPlan {
-        do {
-            var options = BuildPlan.Options()
-            // Packer applies var-files first, then -var flags, whatever their order on the command line.
-            options.overrides = try varFiles.flatMap(VariableValues.readFile) + vars.map(VariableValues.parseFlag)
-            options.only = Self.names(only)
-            options.except = Self.names(except)
-            return try BuildPlan.make(try Template.load(path: template), options: options)
-        } catch let errors as TemplateErrors {
-            printError(errors.description)
-            throw ExitCode(1)
-        } catch let error as SystemError {
-            printError("error: \(error)")
+        do { return try loadPlan() } catch {
+            printError(Self.problem(error))
             throw ExitCode(1)
         }
+    }
+
+    /// The plan, or the template's problems as thrown (`TemplateErrors`, or a `SystemError` for a file).
+    func loadPlan() throws -> BuildPlan {
+        var options = BuildPlan.Options()
+        // Packer applies var-files first, then -var flags, whatever their order on the command line.
+        options.overrides = try varFiles.flatMap(VariableValues.readFile) + vars.map(VariableValues.parseFlag)
+        options.only = Self.names(only)
+        options.except = Self.names(except)
+        return try BuildPlan.make(try Template.load(path: template), options: options)
+    }
+
+    /// What `loadPlan` threw, as printed.
+    static func problem(_ error: Error) -> String {
+        error is TemplateErrors ? String(describing: error) : "error: \(error)"
     }
 
     private static func names(_ list: String?) -> [String] {

@@ -24,7 +24,7 @@ struct BuildConcurrencyTests {
         HostThread.sleep(0.7)
         child.signal(SIGINT)
         let status = child.wait()
-        #expect(status == .exited(1))
+        #expect(status == .exited(130))
         #expect(!HostPath.exists(work.file("output-test")))
         #expect(CLI.leftovers(under: work.path).isEmpty, "\(CLI.leftovers(under: work.path))")
         #expect(try FileDigest.sha256(image) == before)
@@ -43,7 +43,7 @@ struct BuildConcurrencyTests {
         let child = try ChildProcess.spawn(CLI.binary, ["build", template], options: options)
         Poll.until(seconds: 60, interval: 0.05) { HostPath.exists(marker) || child.poll() != nil }
         child.signal(SIGTERM)
-        #expect(child.wait() == .exited(1))
+        #expect(child.wait() == .exited(130))
         #expect(Monotonic.now - begin < 30, "the host command was not stopped")
         #expect(!HostPath.exists(work.file("output-test")))
         #expect(CLI.leftovers(under: work.path).isEmpty, "\(CLI.leftovers(under: work.path))")
@@ -99,10 +99,7 @@ extension BuildConcurrencyTests {
             [{"type": "shell-local", "inline": ["touch \#(marker)"]},
              {"type": "shell", "inline": ["sleep 3021 & (sleep 3022 &); sleep 3023"]}]
             """#)
-        var options = SpawnOptions()
-        options.directory = work.path
-        let child = try ChildProcess.spawn(CLI.binary, ["build", template], options: options)
-        _ = Poll.until(seconds: 60) { HostPath.exists(marker) || child.poll() != nil }
+        let child = try CLI.startBuild(template, in: work.path, until: marker, seconds: 60)
         #expect(HostPath.exists(marker), "the build never reached its provisioners")
         _ = Poll.until(seconds: 10) { !hostProcesses(withArgument: "3023").isEmpty }
         #expect(!hostProcesses(withArgument: "3021").isEmpty, "the provisioner's background sleep should be running")

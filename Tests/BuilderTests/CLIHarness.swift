@@ -23,6 +23,16 @@ enum CLI {
         try Command.run(binary, arguments, directory: directory)
     }
 
+    /// Starts `build template` in `directory` and returns once `marker` exists (a shell-local provisioner
+    /// touches it) or the build has ended, whichever comes first within `seconds`.
+    static func startBuild(_ template: String, in directory: String, until marker: String, seconds: Double) throws -> ChildProcess {
+        var options = SpawnOptions()
+        options.directory = directory
+        let child = try ChildProcess.spawn(binary, ["build", template], options: options)
+        _ = Poll.until(seconds: seconds) { HostPath.exists(marker) || child.poll() != nil }
+        return child
+    }
+
     /// A busybox sample image in `directory`.
     static func sampleImage(in directory: String, name: String = "base.qcow2", extra: [String] = []) throws -> String {
         let result = try run(["sample-image"] + extra + [name], in: directory)
@@ -37,6 +47,22 @@ enum CLI {
         let text = #"{"builders": [{"type": "qemu-chroot", "name": "test", "source_image": "\#(image)"\#(extra)}], "provisioners": \#(provisioners)}"#
         try writeFile("\(directory)/\(name)", text)
         return "\(directory)/\(name)"
+    }
+
+    /// `script` run by `qemu-chroot shell --read-only` in `image`: its `key=value` output lines, by key.
+    static func readBack(_ image: String, _ script: String, in directory: String) throws -> [String: String] {
+        let result = try run(["shell", "--read-only", image, "--", "/bin/sh", "-c", script], in: directory)
+        guard result.status.isSuccess else { throw BuildError("reading back \(image) failed: \(result.stderr)") }
+        return keyValues(result.stdout)
+    }
+
+    static func keyValues(_ output: String) -> [String: String] {
+        var values: [String: String] = [:]
+        for line in output.split(separator: "\n") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            values[String(line[..<eq])] = String(line[line.index(after: eq)...])
+        }
+        return values
     }
 
     /// Loop devices, processes and mounts that still refer to `directory` after a build: must be none.

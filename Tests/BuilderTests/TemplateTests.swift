@@ -84,7 +84,7 @@ import TestSupport
             "builders[0].source_image: is required",
             "builders[0].compression: expected a boolean, got \"maybe\"",
             "builders[0].mount_partition: must be 0",
-            "builders[0].format: \"qcow\" is not one of qcow2, raw; did you mean \"qcow2\"?",
+            "builders[0].format: \"qcow\" is not one of qcow2, raw, vmdk, vhdx, vpc; did you mean \"qcow2\"?",
             "builders[0].chroot_mounts[0]: expected [fstype, source, target, options...], got 2 element(s)",
             "builders[0].mount_path: unknown field {{.Devce}}",
             "provisioners[0].inline: one of inline, script or scripts is required",

@@ -19,6 +19,18 @@ struct AttachFuseTests {
         let device = try image.blockDevice(for: fixture.volume(of: image))
         let exportFile = try #require(LoopDeviceTable.entry(for: device)).backingFile
         #expect(ledger.entries.count == 4, "directory, daemon, FUSE mount, loop device: \(ledger.entries)")
+        // The daemon serves every write of the image: all its threads run at its raised priority.
+        let daemon = ledger.entries.compactMap { entry -> Int32? in
+            if case .child(_, let pid, _) = entry.resource { pid } else { nil }
+        }.first
+        let pid = try #require(daemon)
+        let threads = try FileTree.entries("/proc/\(pid)/task")
+        #expect(!threads.isEmpty)
+        for thread in threads {
+            // Field 19 of stat is the nice value; the command name (field 2) has no spaces here.
+            let fields = ProcFS.readText("/proc/\(pid)/task/\(thread)/stat")?.split(separator: " ") ?? []
+            #expect(fields.count > 18 && fields[18] == "\(QemuStorageDaemonExport.daemonNice)", "thread \(thread): \(fields)")
+        }
         let marker = "written through FUSE and loop"
         let found = try fixture.writeMarker(marker, to: device)
         #expect(found.size == fixture.partitionSize)

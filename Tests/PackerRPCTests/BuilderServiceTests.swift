@@ -93,9 +93,14 @@ private final class FakeArtifact: PluginArtifact {
         #expect(PluginLaunch.parse(["/x/packer-builder-qemu-chroot"]) == .legacyBuilder)
         #expect(PluginLaunch.parse(["p", "describe"]) == .describe)
         #expect(PluginLaunch.parse(["p", "start", "builder", "--protobuf", "-packer-default-plugin-name-"])
-            == .modernBuilder(component: "-packer-default-plugin-name-"))
+            == .modernBuilder(component: "-packer-default-plugin-name-", protobuf: true))
+        #expect(PluginLaunch.parse(["p", "start", "builder", "qemu-chroot"]) == .modernBuilder(component: "qemu-chroot", protobuf: false))
+        #expect(PluginLaunch.parse(["p", "--protobuf", "start", "builder", "x"]) != .legacyBuilder)
+        #expect(PluginLaunch.parse(["p", "start", "builder", "--protobuf", "qemu-chroot"]).specEncoding == .protobuf)
+        #expect(PluginLaunch.parse(["p", "start", "builder", "qemu-chroot"]).specEncoding == .gob)
+        #expect(PluginLaunch.legacyBuilder.specEncoding == .gob)
         #expect(PluginLaunch.parse(["p", "start", "provisioner", "x"]) != .legacyBuilder)
         #expect(PluginLaunch.legacyBuilder.handshakeLine(network: "unix", address: "/t/s") == "5|unix|/t/s\n")
-        #expect(PluginLaunch.modernBuilder(component: "qemu-chroot").handshakeLine(network: "unix", address: "/t/s") == "5|0|unix|/t/s\n")
+        #expect(PluginLaunch.modernBuilder(component: "qemu-chroot", protobuf: true).handshakeLine(network: "unix", address: "/t/s") == "5|0|unix|/t/s\n")
     }
 }

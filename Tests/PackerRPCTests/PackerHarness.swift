@@ -12,12 +12,12 @@ final class PackerHarness {
     /// Why packer-based tests cannot run here, or nil.
     static var missing: String? {
         if let reason = Host.missing(programs: ["packer"]) { return reason }
-        if pluginBinary == nil { return "the packer-builder-qemu-chroot product was not built next to the tests" }
+        if pluginBinary == nil { return "the packer-plugin-qemu-chroot product was not built next to the tests" }
         return nil
     }
 
-    /// The product binary SwiftPM built next to the test bundle.
-    static var pluginBinary: String? { sibling("packer-builder-qemu-chroot") }
+    /// The product binary SwiftPM built next to the test bundle (installed under the legacy name below).
+    static var pluginBinary: String? { sibling("packer-plugin-qemu-chroot") }
 
     /// An executable product SwiftPM built next to the test bundle.
     static func sibling(_ name: String) -> String? {

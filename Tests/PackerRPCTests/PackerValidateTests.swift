@@ -10,7 +10,7 @@ struct PackerValidateTests {
     @Test func validateReportsPrepareErrors() throws {
         let harness = try PackerHarness()
         let template = try harness.write("bad.json", #"""
-        {"variables": {"fmt": "vmdk"},
+        {"variables": {"fmt": "vdi"},
          "builders": [{"type": "qemu-chroot", "source_image": "/nonexistent.qcow2", "format": "{{user `fmt`}}",
                        "mount_partitoin": 2}]}
         """#)
@@ -19,7 +19,7 @@ struct PackerValidateTests {
         let output = result.stdout + result.stderr
         #expect(output.contains("Failed to prepare build"))
         #expect(output.contains("cannot read the image \"/nonexistent.qcow2\""))
-        #expect(output.contains("\"vmdk\" is not one of qcow2, raw"))
+        #expect(output.contains("\"vdi\" is not one of qcow2, raw, vmdk, vhdx, vpc"))
         #expect(output.contains("did you mean \"mount_partition\""))
     }
 

@@ -1,5 +1,5 @@
 @testable import packer_builder_qemu_chroot
-import Builder
+@testable import Builder
 import NBDCore
 @testable import PackerRPC
 import Synchronization
@@ -38,12 +38,12 @@ private final class RecordingUi: PluginUi {
     @Test func prepareReportsEveryProblemAndDeclaresGeneratedVariables() {
         let plugin = QemuChrootPlugin()
         let bad = plugin.prepare([
-            .object(["format": "vmdk", "mount_partitoin": .float(2)]),
+            .object(["format": "vdi", "mount_partitoin": .float(2)]),
             .object(["packer_build_name": "b", "packer_builder_type": "qemu-chroot", "packer_force": .bool(false)]),
         ])
         let message = bad.error ?? ""
         #expect(message.contains("b.source_image: is required"))
-        #expect(message.contains("b.format: \"vmdk\" is not one of qcow2, raw"))
+        #expect(message.contains("b.format: \"vdi\" is not one of qcow2, raw, vmdk, vhdx, vpc"))
         #expect(message.contains("did you mean \"mount_partition\""))
         let directory = try! TemporaryDirectory()
         let image = directory.file("source.raw")
@@ -73,6 +73,31 @@ private final class RecordingUi: PluginUi {
         #expect(QemuChrootPlugin.unsupportedFlags(configs).count == 2)
         let quiet = try PackerConfigs([.object(["packer_debug": .bool(false), "packer_on_error": ""])])
         #expect(QemuChrootPlugin.unsupportedFlags(quiet).isEmpty)
+    }
+
+    /// What Packer's internal/hcp/registry decodes (mapstructure into []registryimage.Image): without it a
+    /// build with HCP Packer enabled fails with "No HCP Packer-compatible artifacts were found".
+    @Test func artifactStateHasHCPPackerImageMetadata() throws {
+        let artifact = ImageArtifact(Artifact(buildName: "b", path: "/srv/out/disk.qcow2", format: .qcow2, size: 42, sha256: "ab"),
+                                     generatedData: ["Device": "/dev/loop1"], sourceImage: "/srv/base.qcow2", format: "qcow2")
+        let images = try #require(artifact.state("par.artifact.metadata").arrayValue)
+        #expect(images.count == 1)
+        let image = try #require(images.first)
+        #expect(image["ImageID"] == .string("disk.qcow2"))
+        #expect(image["ProviderName"] == .string("qemu-chroot"))
+        #expect(image["ProviderRegion"] == .string("/srv/out"))
+        #expect(image["SourceImageID"] == .string("/srv/base.qcow2"))
+        #expect(image["Labels"]?["sha256"] == .string("ab"))
+        #expect(image["Labels"]?["size"] == .string("42"))
+        #expect(artifact.state("generated_data")["Device"] == .string("/dev/loop1"))
+        #expect(artifact.state("unknown") == .nil)
+    }
+
+    @Test func amazonChrootKeysNameTheirEquivalent() {
+        let result = QemuChrootPlugin().prepare([.object(["root_volume_size": .float(8), "nvme_device_path": "/dev/nvme1n1"]), .nil])
+        let message = result.error ?? ""
+        #expect(message.contains("root_volume_size: unknown option (amazon-chroot's); the equivalent here is \"disk_size\""), "\(message)")
+        #expect(message.contains("nvme_device_path: unknown option (amazon-chroot's); the equivalent here is \"device_path\""), "\(message)")
     }
 
     @Test func runWithoutRootSaysWhy() {

@@ -3,9 +3,8 @@
 # and by `virt-customize --run-command` (libguestfs, which boots an appliance VM; TCG here since KVM does
 # not work). Writes docs/benchmarks/build.md.
 #
-# libguestfs-tools is installed here only (never in scripts/setup: it pulls in udev and systemd). supermin
-# needs a kernel: Debian's linux-image-amd64 is unpacked under $BENCH (nothing installed), and an empty
-# /usr/lib/modules is created for supermin when missing and removed afterwards.
+# libguestfs-tools is installed here only (never in scripts/setup: it pulls in udev and systemd); the
+# appliance's kernel setup is in scripts/bench/guestfs-env.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
@@ -40,24 +39,7 @@ OURS=$(median < ours.times)
 PHASES=$(grep -o 'time: .*' ours.log | sed 's/^time: //')
 
 # --- virt-customize
-if ! command -v virt-customize >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libguestfs-tools >/dev/null
-fi
-PKG=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
-KV=${PKG#linux-image-}
-KDIR=$BENCH/kernel
-if [ ! -f "$KDIR/boot/vmlinuz-$KV" ]; then
-  rm -rf "$KDIR"; mkdir -p "$KDIR"
-  (cd "$BENCH" && apt-get download "$PKG" >/dev/null 2>&1)
-  dpkg -x "$BENCH/${PKG}"_*.deb "$KDIR"; rm -f "$BENCH/${PKG}"_*.deb
-fi
-[ -f "$KDIR/lib/modules/$KV/modules.dep" ] || depmod -b "$KDIR" "$KV"   # supermin reads modules.dep
-MADE_MODULES=
-if [ ! -e /usr/lib/modules ]; then mkdir /usr/lib/modules; MADE_MODULES=1; fi
-trap '[ -n "$MADE_MODULES" ] && rmdir /usr/lib/modules 2>/dev/null || true' EXIT
-export SUPERMIN_KERNEL=$KDIR/boot/vmlinuz-$KV SUPERMIN_MODULES=$KDIR/lib/modules/$KV SUPERMIN_KERNEL_VERSION=$KV
-export LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=force_tcg LIBGUESTFS_CACHEDIR=$BENCH/cache
-mkdir -p "$BENCH/cache"
+. "$REPO/scripts/bench/guestfs-env"
 vc() { cp base.qcow2 vc.qcow2; start=$(now); virt-customize -q -a vc.qcow2 --run-command 'echo hi > /x' --run-command 'uname -a' > vc.log 2>&1; end=$(now); awk -v a="$start" -v b="$end" 'BEGIN {print b - a}'; }
 COLD=$(vc)
 : > vc.times

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 REPO=$PWD
 pick() { [ -x "$REPO/.build/release/$1" ] && echo "$REPO/.build/release/$1" || echo "$REPO/.build/debug/$1"; }
 CLI=$(pick qemu-chroot)
-PLUGIN=$(pick packer-builder-qemu-chroot)
+PLUGIN=$(pick packer-plugin-qemu-chroot)
 [ -x "$CLI" ] && [ -x "$PLUGIN" ] || { echo "build first: swift build -c release" >&2; exit 1; }
 command -v packer >/dev/null || { echo "packer not installed (scripts/setup installs Debian's packer)" >&2; exit 1; }
 BENCH=${BENCH_DIR:-$REPO/.build-bench/packer}

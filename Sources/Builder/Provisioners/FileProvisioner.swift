@@ -32,9 +32,7 @@ struct FileProvisioner {
         var destination = config.destination
         if destination.hasSuffix("/") { destination += PathName.base(source) }
         log.message("uploading \(source) => \(destination)")
-        var info = stat()
-        try syscall("stat", path: source) { stat(source, &info) }
-        try communicator.upload(.file(source), to: destination, mode: info.st_mode & 0o7777)
+        try communicator.upload(.file(source), to: destination, mode: try HostPath.permissions(source))
     }
 
     private func download(_ source: String, _ communicator: Communicator, _ log: BuildLog) throws {

@@ -16,8 +16,13 @@ public struct ProvisionerContext: Sendable {
     }
 
     /// Environment every script gets, as Packer sets it.
+    var packerEnvironment: [(name: String, value: String)] { template.packerEnvironment }
+}
+
+extension TemplateContext {
+    /// Environment every script gets, as Packer sets it.
     var packerEnvironment: [(name: String, value: String)] {
-        [("PACKER_BUILD_NAME", template.buildName), ("PACKER_BUILDER_TYPE", template.buildType)]
+        [("PACKER_BUILD_NAME", buildName), ("PACKER_BUILDER_TYPE", buildType)]
     }
 }
 
@@ -47,6 +52,7 @@ public enum ProvisionerRunner: Sendable {
         case .shell(let shell): try ShellProvisioner(config: shell).run(context)
         case .file(let file): try FileProvisioner(config: file).run(context)
         case .shellLocal(let local): try ShellLocalProvisioner(config: local).run(context)
+        case .customize(let customize): try CustomizeProvisioner(config: customize).run(context)
         }
     }
 

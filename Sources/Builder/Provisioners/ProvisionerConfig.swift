@@ -5,9 +5,10 @@ public struct ProvisionerConfig: Sendable {
         case shell(ShellConfig)
         case file(FileConfig)
         case shellLocal(ShellLocalConfig)
+        case customize(CustomizeConfig)
     }
 
-    public static let supportedTypes = ["shell", "file", "shell-local"]
+    public static let supportedTypes = ["shell", "file", "shell-local", "customize"]
 
     public let index: Int
     public let type: String
@@ -31,13 +32,8 @@ public struct ProvisionerConfig: Sendable {
                             problems: ProblemList) -> ProvisionerConfig? {
         let reader = OptionReader(location: entry.location, options: entry.options, context: context, problems: problems)
         _ = reader.value("type")
-        let only = reader.strings("only") ?? []
-        let except = reader.strings("except") ?? []
-        for (key, names) in [("only", only), ("except", except)] {
-            for name in names where !builderNames.contains(name) {
-                reader.problem(key, "no builder is named \"\(name)\"" + Suggestion.phrase(for: name, among: builderNames))
-            }
-        }
+        let only = reader.builderNames("only", among: builderNames)
+        let except = reader.builderNames("except", among: builderNames)
         let pause = reader.string("pause_before").flatMap { duration($0, "pause_before", reader) } ?? 0
         let timeout = reader.string("timeout").flatMap { duration($0, "timeout", reader) } ?? 0
         let retries = reader.int("max_retries") ?? 0
@@ -49,6 +45,7 @@ public struct ProvisionerConfig: Sendable {
         case "shell": kind = .shell(ShellConfig.read(reader))
         case "file": kind = .file(FileConfig.read(reader))
         case "shell-local": kind = .shellLocal(ShellLocalConfig.read(reader))
+        case "customize": kind = .customize(CustomizeConfig.read(reader))
         default:
             problems.add("\(entry.location).type", "provisioner type \"\(entry.type)\" is not supported by the standalone runner; use packer build"
                 + Suggestion.phrase(for: entry.type, among: supportedTypes))

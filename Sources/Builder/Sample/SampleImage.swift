@@ -14,11 +14,13 @@ public enum SampleImage {
         public var dataPartition = false
         /// The root filesystem: ext4 (mkfs.ext4 -d) or btrfs (mkfs.btrfs --rootdir).
         public var filesystem = "ext4"
+        /// The busybox-static program to install (default: the host's); one built for another architecture
+        /// makes an image of that architecture, whose root partition gets that architecture's DPS type.
+        public var busybox: String?
 
         public init() {}
     }
 
-    static let rootTypeX86_64 = "4f68bce3-e8cd-4db1-96e7-fbcaf984b709"
     static let linuxFilesystem = "0fc63daf-8483-4772-8e79-3d69d8477de4"
     static let mebibyte: UInt64 = 1 << 20
 
@@ -32,7 +34,7 @@ public enum SampleImage {
         if options.debian {
             try SampleUserland.debootstrap(into: root)
         } else {
-            try SampleUserland.busybox(into: root)
+            try SampleUserland.busybox(into: root, program: options.busybox)
         }
         let raw = "\(work)/disk.raw"
         try layOut(raw, root: root, work: work, options: options)
@@ -55,7 +57,7 @@ public enum SampleImage {
         if options.dataPartition {
             partitions.append(GPTPartitionSpec(type: GUID(linuxFilesystem)!, name: "data", start: mebibyte, size: dataSize))
         }
-        partitions.append(GPTPartitionSpec(type: GUID(rootTypeX86_64)!, name: "root", start: rootStart, size: rootSize))
+        partitions.append(GPTPartitionSpec(type: GUID(try rootType(root))!, name: "root", start: rootStart, size: rootSize))
         let disk = try FileDescriptor.open(raw, O_RDWR | O_CREAT | O_TRUNC, mode: 0o644)
         try syscall("ftruncate", path: raw) { ftruncate(disk.rawValue, off_t(size)) }
         for write in try GPTWriter.fresh(diskSize: size, partitions: partitions) {
@@ -73,6 +75,15 @@ public enum SampleImage {
         } else {
             try makeExt4(raw, label: "root", tree: root, offset: rootStart, size: rootSize)
         }
+    }
+
+    /// The DPS root type of the architecture the staged tree's /bin/sh is for.
+    private static func rootType(_ root: String) throws -> String {
+        let image = ImageArchitecture.detect(in: RootedPath(root: root))
+        guard let architecture = image.architecture, let type = PartitionType.rootType(for: architecture) else {
+            throw BuildError("the sample root's architecture has no DPS root type: \(image.evidence)")
+        }
+        return type
     }
 
     /// mkfs.btrfs has no offset option: the filesystem is made in a file and copied into place, holes kept.

@@ -5,10 +5,13 @@ import NBDCore
 enum SampleUserland {
     static let busyboxPaths = ["/bin/busybox", "/usr/bin/busybox"]
 
-    static func busybox(into root: String) throws {
-        guard let busybox = busyboxPaths.first(where: { access($0, X_OK) == 0 }) else {
+    /// `program`: a busybox-static for another architecture; its applets are the host busybox's list (it
+    /// cannot run here to list its own), so the two should be the same busybox release.
+    static func busybox(into root: String, program: String? = nil) throws {
+        guard let host = busyboxPaths.first(where: { access($0, X_OK) == 0 }) else {
             throw BuildError("busybox not found (Debian: apt-get install busybox-static)")
         }
+        let busybox = program ?? host
         for directory in ["bin", "etc", "root", "tmp", "proc", "sys", "dev", "dev/pts", "run", "var/tmp", "usr", "home"] {
             try FileTree.makeDirectories("\(root)/\(directory)")
         }
@@ -21,7 +24,7 @@ enum SampleUserland {
         let copy = try FileDescriptor.open("\(root)/bin/busybox", O_WRONLY | O_CREAT | O_TRUNC, mode: 0o755)
         try copy.writeAll(bytes)
         try copy.close()
-        let applets = try Command.check(busybox, ["--list"]).split(separator: "\n").map(String.init)
+        let applets = try Command.check(host, ["--list"]).split(separator: "\n").map(String.init)
         for applet in applets where applet != "busybox" && !applet.contains("/") {
             try syscall("symlink", path: "\(root)/bin/\(applet)") { symlink("busybox", "\(root)/bin/\(applet)") }
         }

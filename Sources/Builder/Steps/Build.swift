@@ -20,6 +20,8 @@ public enum Build {
         /// Provisioning done by the caller instead of the template's provisioners: the Packer plugin hands
         /// the communicator to Packer's provisioner hook here. The state tells it the device, mount path...
         public var provision: (@Sendable (Communicator, BuildState) throws -> Void)?
+        /// This run's PACKER_RUN_UUID (the manifest post-processor records it).
+        public var runUUID = UUID().uuidString.lowercased()
         public init() {}
     }
 
@@ -48,6 +50,17 @@ public enum Build {
 
     public static func run(_ definition: BuildPlan.BuildDefinition, options: Options, output: BuildOutput,
                            cancellation: Cancellation) -> BuildResult {
+        run(definition, steps: steps(for: definition.config, provision: options.provision), force: options.force,
+            postProcessing: PostProcessorEnvironment(runUUID: options.runUUID, force: options.force),
+            output: output, cancellation: cancellation)
+    }
+
+    /// Runs `steps` as one build of `definition`, with its own run id and ledger record (`customize` and
+    /// `sysprep` bring their own first and last steps around the same attach, mount and provision steps).
+    /// `postProcessing`: the template's post-processors run on the artifact (nil: none run).
+    static func run(_ definition: BuildPlan.BuildDefinition, steps: [Step], force: Bool,
+                    postProcessing: PostProcessorEnvironment? = nil, output: BuildOutput,
+                    cancellation: Cancellation) -> BuildResult {
         let ledger: RunLedger?
         do { ledger = try RunLedger() } catch {
             Log.warning("cannot record this run under \(RunLedger.defaultRoot) (\(error)); `qemu-chroot cleanup` will not know about it")
@@ -55,12 +68,23 @@ public enum Build {
         }
         defer { ledger?.finish() }
         let runID = ledger?.runID ?? String(UUID().uuidString.lowercased().prefix(8))
-        let state = BuildState(definition: definition, runID: runID, force: options.force, cancellation: cancellation,
+        let state = BuildState(definition: definition, runID: runID, force: force, cancellation: cancellation,
                                output: output, ledger: ledger)
         state.output.debug("run id \(runID)")
         do {
-            try StepRunner.run(steps(for: definition.config, provision: options.provision), state: state)
-            return BuildResult(name: definition.name, artifact: state.artifact, error: nil, timings: state.timings)
+            try StepRunner.run(steps, state: state)
+            guard let image = state.artifact, let postProcessing, !definition.postProcessors.isEmpty else {
+                return BuildResult(name: definition.name, artifact: state.artifact, error: nil, timings: state.timings)
+            }
+            let outcome = PostProcessing.run(definition.postProcessors, on: image, definition: definition,
+                                             environment: postProcessing,
+                                             log: state.output, cancellation: cancellation)
+            for artifact in outcome.artifacts where artifact.builderID != Artifact.builderID {
+                state.output.message("post-processor artifact: \(artifact.files.joined(separator: ", "))")
+            }
+            let error = outcome.errors.isEmpty ? nil : BuildError(outcome.errors.joined(separator: "; "))
+            if let error { state.output.error("\(error)") }
+            return BuildResult(name: definition.name, artifact: outcome.keptBuildArtifact ? image : nil, error: error, timings: state.timings)
         } catch {
             state.output.error("build failed: \(error)")
             return BuildResult(name: definition.name, artifact: nil, error: error, timings: state.timings)
@@ -70,7 +94,8 @@ public enum Build {
     static func steps(for config: BuilderConfig, provision: ((Communicator, BuildState) throws -> Void)?) -> [Step] {
         let attach = StepAttach(), mount = StepMount(), copyFiles = StepCopyFiles()
         // Steps with nothing to do are left out, so every line printed is work done.
-        var steps: [Step] = [StepPrepareOutput(), attach]
+        var steps: [Step] = config.source == nil ? [] : [StepFetchSource()]
+        steps += [StepPrepareOutput(), attach]
         if !config.preMountCommands.isEmpty { steps.append(StepHostCommands(.preMount)) }
         steps.append(mount)
         if config.diskSize != nil { steps.append(StepGrowFilesystem()) }

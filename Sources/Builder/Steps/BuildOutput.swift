@@ -7,9 +7,17 @@ import Synchronization
 public final class BuildOutput: Sendable {
     public typealias Writer = @Sendable (String) -> Void
     public let machineReadable: Bool
+    /// The output is a terminal: long phases show one updating progress line (`progress`).
+    public let terminal: Bool
     private let sensitive = Mutex<[String]>([])
-    /// Held while writing, so lines from builds running side by side stay whole and in order.
-    private let write: Mutex<Writer>
+    /// Held while writing, so lines from builds running side by side stay whole and in order; knows
+    /// whether a progress line is on screen, to erase it before the next line.
+    private let sink: Mutex<Sink>
+
+    private struct Sink {
+        let write: Writer
+        var progressShown = false
+    }
 
     /// Values of `sensitive-variables`, shown as <sensitive> wherever they would appear (as Packer does).
     public var sensitiveValues: [String] {
@@ -17,12 +25,15 @@ public final class BuildOutput: Sendable {
         set { sensitive.withLock { $0 = newValue } }
     }
 
-    public init(machineReadable: Bool = false, write: @escaping Writer = BuildOutput.standardOutput) {
+    public init(machineReadable: Bool = false, terminal: Bool = false, write: @escaping Writer = BuildOutput.standardOutput) {
         self.machineReadable = machineReadable
-        self.write = Mutex(write)
+        self.terminal = terminal && !machineReadable
+        self.sink = Mutex(Sink(write: write))
     }
 
     public static let standardOutput: Writer = { text in StandardStream.output(text) }
+    /// For `build --json`, whose stdout carries only the JSON document.
+    public static let standardError: Writer = { text in StandardStream.error(text) }
 
     /// One line for the user about build `target` (empty: the run as a whole).
     public func say(_ message: String, target: String) {
@@ -53,8 +64,31 @@ public final class BuildOutput: Sendable {
             line = human
         }
         let masked = sensitiveValues.filter { !$0.isEmpty }.reduce(line) { $0.replacingAll($1, with: "<sensitive>") }
-        write.withLock { $0(masked + "\n") }
+        sink.withLock { sink in
+            sink.write((sink.progressShown ? Self.eraseLine : "") + masked + "\n")
+            sink.progressShown = false
+        }
     }
+
+    /// How far long phase `phase` of build `target` is: on a terminal one line, rewritten in place; with
+    /// -machine-readable a `progress` record (phase, percent, bytes done, bytes in all); otherwise nothing,
+    /// the phase's "done in" line says it ended. Callers throttle (ProgressMeter).
+    public func progress(_ phase: String, target: String, done: UInt64, total: UInt64, line: String) {
+        if machineReadable {
+            let percent = total == 0 ? 100 : Double(done) * 100 / Double(total)
+            let rounded = (percent * 10).rounded() / 10
+            machine(target: target, type: "progress", [phase, String(rounded), String(done), String(total)])
+        } else if terminal {
+            let text = target.isEmpty ? "    \(line)" : "    \(target): \(line)"
+            sink.withLock { sink in
+                sink.write(Self.eraseLine + text)
+                sink.progressShown = true
+            }
+        }
+    }
+
+    /// Carriage return, then erase to the end of the line (ECMA-48 EL).
+    static let eraseLine = "\r\u{1B}[K"
 
     static func escape(_ field: String) -> String {
         field.replacingAll(",", with: "%!(PACKER_COMMA)").replacingAll("\r", with: "\\r").replacingAll("\n", with: "\\n")

@@ -12,6 +12,9 @@ public final class BuildState {
     /// What this run holds, recorded so `qemu-chroot cleanup` can release it after a kill -9.
     public let ledger: RunLedger?
 
+    /// fetch source: the local file the overlay reads (in the cache for a URL or compressed source); empty
+    /// when the source image is used where it is.
+    public var sourcePath = ""
     /// prepare output: the output directory, and whether this build created it (then a failure removes it).
     public var outputDirectory = ""
     public var createdOutputDirectory = false
@@ -20,6 +23,8 @@ public final class BuildState {
     public var workDirectory = ""
     /// prepare output: the qcow2 overlay over the read-only source, which the build writes.
     public var overlayPath = ""
+    /// prepare output: the overlay's format (`customize` without -o attaches the image itself, maybe raw).
+    public var overlayFormat: ImageFormat = .qcow2
     /// prepare output: what the source image is.
     public var sourceInfo: ImageInfo?
     /// attach: the attached overlay, its layout and the root volume planned; mount: mounted. Released by the

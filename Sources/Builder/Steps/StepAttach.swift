@@ -10,7 +10,7 @@ final class StepAttach: Step {
     func run(_ state: BuildState) throws {
         let config = state.config
         guard let mode = AttachMode(rawValue: config.attach) else { throw BuildError("unknown attach mode \(config.attach)") }
-        let request = AttachRequest(image: state.overlayPath, format: .qcow2, readOnly: false, mode: mode,
+        let request = AttachRequest(image: state.overlayPath, format: state.overlayFormat, readOnly: false, mode: mode,
                                     devicePath: config.devicePath)
         let image = try MountedImage(attaching: request, ledger: state.ledger)
         state.image = image

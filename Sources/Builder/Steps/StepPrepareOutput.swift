@@ -16,7 +16,7 @@ final class StepPrepareOutput: Step {
         let config = state.config
         let directory = HostPath.absolute(config.outputDirectory)
         state.outputDirectory = directory
-        let source = HostPath.absolute(config.sourceImage)
+        let source = HostPath.absolute(state.sourcePath.isEmpty ? config.sourceImage : state.sourcePath)
         // -force empties the output directory: never when the source image lives in it.
         if let real = HostPath.resolved(source), let outputReal = HostPath.resolved(directory), real.hasPrefix(outputReal + "/") {
             throw BuildError("the source image \(source) is inside the output directory \(directory); choose another output_directory")
@@ -31,10 +31,8 @@ final class StepPrepareOutput: Step {
         }
         outputEntry = try state.ledger?.intend(.createdOutputDirectory(path: directory))
         state.createdOutputDirectory = try FileTree.makeDirectories(directory)
-        let work = "\(directory)/.qemu-chroot-work-\(state.runID)"
-        workEntry = try state.ledger?.intend(.workDirectory(path: work))
-        try syscall("mkdir", path: work) { mkdir(work, 0o700) }
-        state.workDirectory = work
+        workEntry = try WorkDirectory.make(in: directory, state)
+        let work = state.workDirectory
         // Before qemu opens anything: a backing file the source names would be read into the image.
         let chain = try BackingChain.read(source, allowOtherFiles: config.allowBackingFile)
         if !chain.otherFiles.isEmpty {
@@ -61,12 +59,7 @@ final class StepPrepareOutput: Step {
             lock?.release()
             lock = nil
         }
-        if !state.workDirectory.isEmpty {
-            try FileTree.removeAll(state.workDirectory)
-            state.workDirectory = ""
-        }
-        if let workEntry { try state.ledger?.released(workEntry) }
-        workEntry = nil
+        try WorkDirectory.remove(state, entry: &workEntry)
         if !state.succeeded && state.createdOutputDirectory {
             state.output.debug("build did not finish: removing the output directory it created, \(state.outputDirectory)")
             try FileTree.removeAll(state.outputDirectory)

@@ -16,13 +16,17 @@ public struct BuildPlan: Sendable {
         public let name: String
         public let config: BuilderConfig
         public let provisioners: [ProvisionerConfig]
+        /// The template's post-processor sequences that apply to this build (the plugin has none: Packer runs its own).
+        public let postProcessors: [[PostProcessorConfig]]
         public let context: TemplateContext
 
         /// A build not read from a template (the Packer plugin reads the options itself).
-        public init(name: String, config: BuilderConfig, provisioners: [ProvisionerConfig] = [], context: TemplateContext) {
+        public init(name: String, config: BuilderConfig, provisioners: [ProvisionerConfig] = [],
+                    postProcessors: [[PostProcessorConfig]] = [], context: TemplateContext) {
             self.name = name
             self.config = config
             self.provisioners = provisioners
+            self.postProcessors = postProcessors
             self.context = context
         }
     }
@@ -54,10 +58,16 @@ public struct BuildPlan: Sendable {
             let provisioners = template.provisioners.compactMap {
                 ProvisionerConfig.read($0, builderNames: names, context: context, problems: sink)
             }
+            // Packer drops a post-processor that only/except excludes from its sequence, and an empty sequence.
+            let postProcessors = template.postProcessors.map { sequence in
+                sequence.compactMap { PostProcessorConfig.read($0, builderNames: names, context: context, problems: sink) }
+                    .filter { $0.applies(to: entry.name) }
+            }.filter { !$0.isEmpty }
             let selected = (options.only.isEmpty || options.only.contains(entry.name)) && !options.except.contains(entry.name)
             if selected {
                 builds.append(BuildDefinition(name: entry.name, config: config,
-                                              provisioners: provisioners.filter { $0.applies(to: entry.name) }, context: context))
+                                              provisioners: provisioners.filter { $0.applies(to: entry.name) },
+                                              postProcessors: postProcessors, context: context))
             }
         }
         for name in template.sensitiveVariables where !template.variables.contains(where: { $0.name == name }) {

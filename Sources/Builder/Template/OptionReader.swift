@@ -96,6 +96,15 @@ public final class OptionReader {
         return result
     }
 
+    /// `only` or `except`: names of the template's builders, each checked against `builderNames`.
+    public func builderNames(_ key: String, among builderNames: [String]) -> [String] {
+        let names = strings(key) ?? []
+        for name in names where !builderNames.contains(name) {
+            problem(key, "no builder is named \"\(name)\"" + Suggestion.phrase(for: name, among: builderNames))
+        }
+        return names
+    }
+
     public func ints(_ key: String) -> [Int]? {
         guard let value = value(key) else { return nil }
         guard case .array(let items) = value else {
@@ -134,10 +143,11 @@ public final class OptionReader {
     }
 
     /// Reports every key no accessor asked for. Packer's own `packer_*` keys (sent by Packer to plugins)
-    /// are accepted silently.
-    public func finish() {
+    /// are accepted silently. `equivalents` maps another builder's key to the words that name ours (a
+    /// spelling did-you-mean cannot find `disk_size` from `root_volume_size`).
+    public func finish(equivalents: [String: String] = [:]) {
         for (key, _) in options where !known.contains(key) && !key.hasPrefix("packer_") {
-            problem(key, "unknown option" + Suggestion.phrase(for: key, among: known))
+            problem(key, "unknown option" + (equivalents[key] ?? Suggestion.phrase(for: key, among: known)))
         }
     }
 }

@@ -29,8 +29,20 @@ public struct Template: Sendable {
     public let description: String?
     public let variables: [Variable]
     public let sensitiveVariables: [String]
+    /// One post-processor as written; `sequence` is its place in `post-processors`, `position` its place in
+    /// that sequence (a bare string or object is a sequence of one).
+    public struct PostProcessorEntry: Sendable {
+        public let sequence: Int
+        public let position: Int
+        public let nested: Bool
+        public let type: String
+        public let options: [(key: String, value: JSONValue)]
+        public var location: String { nested ? "post-processors[\(sequence)][\(position)]" : "post-processors[\(sequence)]" }
+    }
+
     public let builders: [BuilderEntry]
     public let provisioners: [ProvisionerEntry]
+    public let postProcessors: [[PostProcessorEntry]]
     /// Problems in the structure; `BuildPlan.make` reports them together with the options' problems.
     public let structuralProblems: [TemplateProblem]
 
@@ -58,9 +70,6 @@ public struct Template: Sendable {
         for (key, _) in members where !topLevelKeys.contains(key) {
             problems.add(key, "unknown top-level key\(Suggestion.phrase(for: key, among: topLevelKeys))")
         }
-        if let post = root["post-processors"], post != .array([]) {
-            problems.add("post-processors", "post-processors are not supported by the standalone runner; use packer build")
-        }
         var description: String?
         if let value = root["description"] {
             if case .string(let text) = value { description = text } else {
@@ -73,6 +82,7 @@ public struct Template: Sendable {
             sensitiveVariables: readStrings(root["sensitive-variables"], "sensitive-variables", problems),
             builders: readBuilders(root["builders"], problems),
             provisioners: readProvisioners(root["provisioners"], problems),
+            postProcessors: readPostProcessors(root["post-processors"], problems),
             structuralProblems: problems.problems)
         return template
     }
@@ -149,6 +159,39 @@ public struct Template: Sendable {
                     + Suggestion.phrase(for: type, among: [BuilderConfig.type]))
             }
             return BuilderEntry(index: index, type: type, name: name, options: options)
+        }
+    }
+
+    /// Packer's forms: each element of `post-processors` is a type name, an object, or a list of those (a
+    /// sequence, each getting the previous one's artifact).
+    private static func readPostProcessors(_ value: JSONValue?, _ problems: ProblemList) -> [[PostProcessorEntry]] {
+        guard let value else { return [] }
+        guard case .array(let sequences) = value else {
+            problems.add("post-processors", "expected a list, got \(value.typeName)")
+            return []
+        }
+        func entry(_ item: JSONValue, _ sequence: Int, _ position: Int, nested: Bool) -> PostProcessorEntry? {
+            let location = nested ? "post-processors[\(sequence)][\(position)]" : "post-processors[\(sequence)]"
+            switch item {
+            case .string(let type):
+                return PostProcessorEntry(sequence: sequence, position: position, nested: nested, type: type, options: [("type", item)])
+            case .object(let options):
+                guard case .string(let type)? = item["type"] else {
+                    problems.add("\(location).type", item["type"] == nil ? "is required" : "expected a string")
+                    return nil
+                }
+                return PostProcessorEntry(sequence: sequence, position: position, nested: nested, type: type, options: options)
+            default:
+                problems.add(location, "expected a post-processor type, an object or a list of them, got \(item.typeName)")
+                return nil
+            }
+        }
+        return sequences.enumerated().compactMap { index, item -> [PostProcessorEntry]? in
+            if case .array(let members) = item {
+                let sequence = members.enumerated().compactMap { entry($0.element, index, $0.offset, nested: true) }
+                return sequence.isEmpty ? nil : sequence
+            }
+            return entry(item, index, 0, nested: false).map { [$0] }
         }
     }
 

@@ -25,6 +25,10 @@ enum cnbd_spawn_stage {
     CNBD_SPAWN_LOOPBACK = 14,
     CNBD_SPAWN_READ_ONLY = 15,
     CNBD_SPAWN_CAPABILITIES = 16,
+    // Numbered apart from the others so that stages added elsewhere do not collide.
+    CNBD_SPAWN_USER_MAP = 30,
+    CNBD_SPAWN_BINFMT_MOUNT = 31,
+    CNBD_SPAWN_BINFMT_REGISTER = 32,
 };
 
 struct cnbd_spawn_attr {
@@ -45,6 +49,8 @@ struct cnbd_spawn_attr {
     char *_Nullable const *_Nullable read_only_paths; // NULL-terminated; bound read-only after /proc (missing skipped)
     int limit_capabilities;          // non-zero: the command keeps only keep_capabilities (bounding set too)
     unsigned long long keep_capabilities; // bit N = capability N
+    // Foreign-architecture emulation, with process_namespace only (see below).
+    const char *_Nullable binfmt_register; // non-NULL: a binfmt_misc registration line for a private instance
 };
 
 // With process_namespace the child is cloned into a new PID namespace (and a mount namespace of its own, so
@@ -58,6 +64,18 @@ struct cnbd_spawn_attr {
 // in the init, after /proc, the read-only binds; in the command's child just before execve, every
 // capability outside keep_capabilities dropped from the bounding, inheritable, permitted, effective and
 // ambient sets (the init keeps its own: it mounts nothing after that, and runs no image code).
+//
+// With binfmt_register the child is also cloned into a new user namespace whose uid and gid maps are the
+// identity over every id (written by the parent before the child goes on), so ownership, setuid and
+// chown work as before; it is root in that namespace only (mknod of devices and mounting disk filesystems
+// are refused). Before the chroot it mounts the user namespace's own binfmt_misc (Linux >= 6.7) over the
+// host path /proc/sys/fs/binfmt_misc of its private mount namespace and writes the registration there: with
+// the F flag the kernel opens the interpreter now, from the host's tree, so nothing is copied into root. The
+// host's binfmt_misc is not touched, and the handler goes away with the namespace. With pivot_root too (root is
+// always bound onto itself before it: pivot_root refuses the locked mounts a user namespace inherits), the
+// instance is mounted on root's own /proc/sys/fs/binfmt_misc instead, so it survives the old root's detach;
+// the command's fresh /proc then covers it. Everything strict does runs in that user namespace: the
+// capabilities it drops are the namespace's, and those are all the command has over anything.
 
 // Returns the child's pid, or -1 with *stage and *error_number set (errno is also set).
 pid_t cnbd_spawn(const char *_Nonnull path,

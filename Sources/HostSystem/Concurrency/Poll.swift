@@ -17,4 +17,21 @@ package enum Poll {
             HostThread.sleep(min(interval, left))
         }
     }
+
+    /// Runs `body` again while it fails with EBUSY, for up to `seconds`; then its last error is thrown. For a
+    /// device udev is probing: systemd-udevd opens every new or changed block device (blkid) for a moment.
+    package static func whileBusy(seconds: Double, _ body: () throws -> Void) throws {
+        var busy: SystemError?
+        try until(seconds: seconds, interval: 0.02) {
+            do {
+                try body()
+                busy = nil
+                return true
+            } catch let error as SystemError where error.errno == EBUSY {
+                busy = error
+                return false
+            }
+        }
+        if let busy { throw busy }
+    }
 }

@@ -33,6 +33,9 @@ public struct SpawnOptions: Sendable {
     /// With `processNamespace`: the command keeps only these capabilities (bit N = capability N), in every
     /// set including the bounding set; nil keeps them all.
     public var keepCapabilities: UInt64?
+    /// With `processNamespace`: a binfmt_misc registration line for a user namespace of the child's own
+    /// (identity-mapped) with a private binfmt_misc instance holding only this handler (see cnbd_spawn.h).
+    public var binfmtRegistration: String?
 
     public init() {}
 }
@@ -71,17 +74,20 @@ public final class ChildProcess: Sendable {
                     withOptionalCString(options.directory) { directory in
                         withOptionalCString(options.hostname) { hostname in
                             withCStringArray(options.readOnlyPaths) { readOnlyPaths in
-                                var attr = cnbd_spawn_attr(
-                                    root: root, directory: directory,
-                                    stdin_fd: options.stdin, stdout_fd: options.stdout, stderr_fd: options.stderr,
-                                    new_process_group: options.newProcessGroup ? 1 : 0,
-                                    death_signal: options.deathSignal, unshare_flags: options.unshareFlags,
-                                    process_namespace: options.processNamespace ? 1 : 0, mount_proc: options.mountProc ? 1 : 0,
-                                    pivot_root: options.pivotRoot ? 1 : 0, hostname: hostname,
-                                    new_network: options.newNetwork ? 1 : 0, read_only_paths: readOnlyPaths,
-                                    limit_capabilities: options.keepCapabilities == nil ? 0 : 1,
-                                    keep_capabilities: options.keepCapabilities ?? 0)
-                                return cnbd_spawn(path, argvPointer, envPointer, &attr, &stage, &error)
+                                withOptionalCString(options.binfmtRegistration) { registration in
+                                    var attr = cnbd_spawn_attr(
+                                        root: root, directory: directory,
+                                        stdin_fd: options.stdin, stdout_fd: options.stdout, stderr_fd: options.stderr,
+                                        new_process_group: options.newProcessGroup ? 1 : 0,
+                                        death_signal: options.deathSignal, unshare_flags: options.unshareFlags,
+                                        process_namespace: options.processNamespace ? 1 : 0, mount_proc: options.mountProc ? 1 : 0,
+                                        pivot_root: options.pivotRoot ? 1 : 0, hostname: hostname,
+                                        new_network: options.newNetwork ? 1 : 0, read_only_paths: readOnlyPaths,
+                                        limit_capabilities: options.keepCapabilities == nil ? 0 : 1,
+                                        keep_capabilities: options.keepCapabilities ?? 0,
+                                        binfmt_register: registration)
+                                    return cnbd_spawn(path, argvPointer, envPointer, &attr, &stage, &error)
+                                }
                             }
                         }
                     }
@@ -186,4 +192,21 @@ package func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<Uns
 package func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
     guard let string else { return body(nil) }
     return string.withCString { body($0) }
+}
+
+extension ChildProcess {
+    /// Sets the nice value of every thread the child has now: Linux keeps it per thread, and threads the
+    /// child starts later inherit their creator's. The corresponding syscall is setpriority(PRIO_PROCESS, tid).
+    /// Lowering it below 0 needs CAP_SYS_NICE. Does nothing once the child is reaped.
+    public func setNice(_ value: Int32) throws {
+        try status.withLock { status in
+            guard status == nil else { return }
+            let tasks = (try? FileTree.entries("/proc/\(pid)/task")).map { $0.compactMap { pid_t($0) } } ?? [pid]
+            for task in tasks {
+                try syscall("setpriority", path: "thread \(task) of \(commandLine)") {
+                    setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(task), value)
+                }
+            }
+        }
+    }
 }

@@ -25,6 +25,9 @@ public struct SpawnError: Error, CustomStringConvertible {
         case Int32(CNBD_SPAWN_LOOPBACK.rawValue): step = "bringing up the loopback interface of the new network namespace"
         case Int32(CNBD_SPAWN_READ_ONLY.rawValue): step = "binding /proc paths read-only"
         case Int32(CNBD_SPAWN_CAPABILITIES.rawValue): step = "dropping capabilities"
+        case Int32(CNBD_SPAWN_USER_MAP.rawValue): step = "writing the user namespace's id maps"
+        case Int32(CNBD_SPAWN_BINFMT_MOUNT.rawValue): step = "mounting a private binfmt_misc (needs Linux 6.7 or later)"
+        case Int32(CNBD_SPAWN_BINFMT_REGISTER.rawValue): step = "registering the emulator in the private binfmt_misc"
         default: step = "stage \(stage)"
         }
         return "cannot start \(executable): \(step) failed: \(Errno.message(errno)) (\(Errno.name(errno)))"

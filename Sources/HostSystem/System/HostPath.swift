@@ -4,6 +4,13 @@ import Glibc
 public enum HostPath {
     public static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+    /// The permission bits (with setuid, setgid, sticky) of `path`, following symlinks.
+    public static func permissions(_ path: String) throws -> mode_t {
+        var info = stat()
+        try syscall("stat", path: path) { stat(path, &info) }
+        return info.st_mode & 0o7777
+    }
+
     public static func isReadableFile(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && access(path, R_OK) == 0

@@ -11,13 +11,8 @@ final class LoopBackedImage: AttachedImage, Sendable {
     private let readOnly: Bool
     private let export: QemuStorageDaemonExport?
     private let ledger: RunLedger?
-    private struct Loop {
-        let device: LoopDevice
-        let ledgerEntry: Int?
-    }
-
     /// nil once detached: no new devices after that.
-    private let loops = Mutex<[Loop]?>([])
+    private let loops = Mutex<[RecordedLoopDevice]?>([])
 
     /// Takes ownership of `export`: it is stopped on detach, or right away if this throws.
     init(mode: AttachMode, backingFile: String, readOnly: Bool, export: QemuStorageDaemonExport?,
@@ -47,26 +42,13 @@ final class LoopBackedImage: AttachedImage, Sendable {
                 throw AttachError("volume \(number) at \(offset)+\(size) lies outside the \(reader.size)-byte disk "
                     + "of \(backingFile)")
             }
-            var entry: Int?
             // No direct I/O, although over the FUSE export it measured 2x faster writes and 15x faster reads
             // here: with it (kernel 6.18, qemu-storage-daemon 7.2) ext4 on the loop device came out with
             // corrupt inode checksums after a few file writes. AttachFuseTests.ext4WritesSurviveDetach guards this.
-            do {
-                let device = try LoopDevice.attach(
-                    backingFile: backingFile, offset: offset, sizeLimit: size, readOnly: readOnly,
-                    willUse: { [ledger, backingFile] path in
-                        let resource = LedgerResource.loop(device: path, backingFile: backingFile, offset: offset)
-                        if let entry { try ledger?.revise(entry, resource) } else { entry = try ledger?.intend(resource) }
-                    })
-                if let entry {
-                    try? ledger?.held(entry, .loop(device: device.path, backingFile: backingFile, offset: offset))
-                }
-                loops?.append(Loop(device: device, ledgerEntry: entry))
-                return device.path
-            } catch {
-                if let entry { try? ledger?.released(entry) }
-                throw error
-            }
+            let loop = try RecordedLoopDevice.attach(backingFile: backingFile, offset: offset, size: size,
+                                                     readOnly: readOnly, ledger: ledger)
+            loops?.append(loop)
+            return loop.device.path
         }
     }
 
@@ -83,8 +65,7 @@ final class LoopBackedImage: AttachedImage, Sendable {
         guard let todo = loops.withLock({ loops in defer { loops = nil }; return loops }) else { return }
         var errors = Teardown.Errors()
         for loop in todo.reversed() {
-            errors.attempt("detach \(loop.device.path)") { try loop.device.detach() }
-            if let entry = loop.ledgerEntry { try? ledger?.released(entry) }
+            errors.attempt("detach \(loop.device.path)") { try loop.detach(ledger) }
         }
         errors.attempt("sync \(backingFile)") { try reader.sync() }
         errors.attempt("close \(backingFile)") { try reader.close() }

@@ -75,7 +75,10 @@ public final class BlockPartitions: Sendable {
             last.node.remove()
             guard last.added else { continue }
             errors.attempt("BLKPG_DEL_PARTITION \(last.node.path)") {
-                do { try blkpg(BLKPG_DEL_PARTITION, number: last.number) } catch let error as SystemError where error.errno == ENXIO {
+                do {
+                    // udev's probe of a partition that just changed (unmounted) holds it open for a moment.
+                    try Poll.whileBusy(seconds: 2) { try blkpg(BLKPG_DEL_PARTITION, number: last.number) }
+                } catch let error as SystemError where error.errno == ENXIO {
                     // Already gone with the device.
                 }
             }

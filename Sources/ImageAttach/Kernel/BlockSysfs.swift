@@ -24,6 +24,14 @@ public enum BlockSysfs {
         return cnbd_makedev(parts[0], parts[1])
     }
 
+    /// What holds block device `name` open for itself (/sys/class/block/NAME/holders), device-mapper devices by
+    /// their dm name: "dm-3 (vg0-root)".
+    public static func holders(of name: String) -> [String] {
+        ((try? FileTree.entries("/sys/class/block/\(name)/holders")) ?? []).sorted().map { holder in
+            attribute("/sys/class/block/\(holder)/dm/name").map { "\(holder) (\($0))" } ?? holder
+        }
+    }
+
     /// The kernel name of a partition of `disk` (nbd0 → nbd0p2, sda → sda2).
     public static func partitionName(disk: String, number: Int) -> String {
         disk.last?.isNumber == true ? "\(disk)p\(number)" : "\(disk)\(number)"

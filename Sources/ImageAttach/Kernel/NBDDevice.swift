@@ -54,6 +54,11 @@ public final class NBDDevice: Sendable {
         if let step = taken.disconnect { errors.attempt("disconnect \(path)") { try step() } }
         if let fd = taken.holder { errors.attempt("close \(path)") { try fd.close() } }
         node?.remove()
+        // udev opens every device that changes (blkid) and the kernel frees an nbd device only on its last
+        // close (seen in the VM with systemd-udevd): wait a moment, so a detached device is free when this returns.
+        if taken.disconnect != nil, mechanism != "recording", !Poll.until(seconds: 2, { !BlockSysfs.nbdAttached(index) }) {
+            Log.debug("\(path) is still open elsewhere; the kernel frees it on the last close")
+        }
         if taken.disconnect != nil { Log.debug("detached \(path) (\(mechanism))") }
         try errors.rethrow()
     }

@@ -54,6 +54,8 @@ public enum LedgerResource: Codable, Equatable, Sendable, CustomStringConvertibl
     case workDirectory(path: String)
     /// An output directory the run created; removed only if nothing but the run's work was in it.
     case createdOutputDirectory(path: String)
+    /// A device-mapper device (an LVM logical volume of the image) under this run-unique name.
+    case deviceMapper(name: String)
 
     public var description: String {
         switch self {
@@ -65,6 +67,7 @@ public enum LedgerResource: Codable, Equatable, Sendable, CustomStringConvertibl
         case .mount(let path): return "mount \(path)"
         case .workDirectory(let path): return "work directory \(path)"
         case .createdOutputDirectory(let path): return "output directory \(path) (created by the run)"
+        case .deviceMapper(let name): return "device-mapper device \(name)"
         }
     }
 }

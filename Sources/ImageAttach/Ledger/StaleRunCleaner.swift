@@ -3,7 +3,8 @@ import HostSystem
 
 /// Releases what a killed run left behind, as its record says, and nothing else: processes only if their
 /// start time matches, loop devices only if still backed by the recorded file, FUSE mounts and directories
-/// only at the recorded paths, nbd devices only if their backend identifier is the run's.
+/// only at the recorded paths, nbd devices only if their backend identifier is the run's, device-mapper devices
+/// only under the run-unique names recorded.
 public struct StaleRunCleaner {
     public var dryRun = false
     /// Receives one line per thing released (or, in a dry run, that would be).
@@ -55,6 +56,10 @@ public struct StaleRunCleaner {
         let mounts = ProcFS.mountPoints()
         for case .mount(let path) in resources where mounts.contains(path) {
             step("mount \(path)") { try Self.unmount(path) }
+        }
+        // Logical volumes before the loop and nbd devices their tables point into.
+        for case .deviceMapper(let name) in resources where DeviceMapper.exists(name) {
+            step("device-mapper device \(name)") { try DeviceMapper.remove(name) }
         }
         for case .loop(let device, let backingFile, let offset) in resources {
             let ours = LoopDeviceTable.Entry(device: device, backingFile: backingFile, offset: offset)

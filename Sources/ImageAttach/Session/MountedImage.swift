@@ -47,6 +47,8 @@ public final class MountedImage {
     public private(set) var mountPath: String?
     /// Set once `mount` succeeded: where commands run and files are copied.
     public private(set) var session: ChrootSession?
+    /// The image's logical volumes as block devices, made by `planMounts` when it finds LVM.
+    private var logicalVolumes: LogicalVolumeDevices?
     /// The ledger entry for a mount path this run owns, until the directory is gone.
     private var mountPathEntry: Int?
     private var detached = false
@@ -65,6 +67,8 @@ public final class MountedImage {
     public func readLayout() throws -> DiskLayout {
         let layout = try DiskLayout.read(from: attached.disk)
         self.layout = layout
+        let physicalVolumes = LVMScan.scan(layout, disk: attached.disk).physicalVolumes
+        if !physicalVolumes.isEmpty { try logicalVolumeDevices().claimKernelPartitions(physicalVolumes.map(\.partitionNumber)) }
         return layout
     }
 
@@ -100,12 +104,13 @@ public final class MountedImage {
     public func planMounts(mountPartition: Int?, rootOptions: [String] = [], tree: FilesystemTreeOptions = .init(),
                            chrootMounts: [ChrootMount]? = nil, isolation: ChrootIsolation = .standard) throws -> MountPlan {
         let layout = try self.layout ?? readLayout()
-        let volumes = try ImageVolumes.read(layout, disk: attached.disk)
+        let lvm = logicalVolumeDevices()
+        let volumes = try ImageVolumes.read(layout, disk: attached.disk, mapsSegments: lvm.deviceMapperMissing == nil)
         self.volumes = volumes
         let candidates = try rootCandidates(layout, volumes: volumes, mountPartition: mountPartition, tree: tree)
-        let choice = try RootDiscovery.choose(candidates) { try attached.blockDevice(for: $0) }
+        let choice = try RootDiscovery.choose(candidates) { try blockDevice(for: $0) }
         let volume = choice.candidate.volume
-        let device = try attached.blockDevice(for: volume)
+        let device = try blockDevice(for: volume)
         let plan = MountPlan(root: .init(volume: volume, device: device, target: "/",
                                          options: choice.candidate.mountOptions + rootOptions),
                              rootChoice: choice, tree: tree, chrootMounts: chrootMounts ?? isolation.defaultMounts,
@@ -125,14 +130,33 @@ public final class MountedImage {
         return RootCandidates(settled: (RootCandidate(volume: volume), "image_mounts names \(request.spec) for /"), candidates: [])
     }
 
+    private func logicalVolumeDevices() -> LogicalVolumeDevices {
+        if let logicalVolumes { return logicalVolumes }
+        let made = LogicalVolumeDevices(attached: attached, ledger: ledger, readOnly: readOnly)
+        logicalVolumes = made
+        return made
+    }
+
+    /// A block device holding exactly `volume`: the attachment's own for a partition or the whole disk, one of
+    /// `logicalVolumes` for an LVM logical volume.
+    private func blockDevice(for volume: Volume) throws -> String {
+        guard case .logicalVolume = volume.source, let logicalVolumes, let volumes else {
+            return try attached.blockDevice(for: volume)
+        }
+        return try logicalVolumes.device(for: volume, pieces: volumes.pieces(of: volume.source),
+                                         physicalVolumes: volumes.lvm.physicalVolumes)
+    }
+
     /// The planned root: its volume and block device (nil before `planMounts`).
     public var root: MountPlan.ImageFilesystem? { plan?.root }
 
     /// Mounts the plan at `mountPath` (created when missing). With `ownsMountPath` the directory is this
     /// run's alone and is recorded in the ledger, so that `qemu-chroot cleanup` removes it after a kill -9;
-    /// a path the user chose is not, since cleanup removes what it records.
+    /// a path the user chose is not, since cleanup removes what it records. Then reads the image's
+    /// architecture and plans how its programs run (`ChrootSession.planEmulation`, with `qemuBinary` for
+    /// the emulator when set); the plan is the session's `emulation`.
     @discardableResult
-    public func mount(at mountPath: String, ownsMountPath: Bool = false) throws -> ChrootSession {
+    public func mount(at mountPath: String, ownsMountPath: Bool = false, qemuBinary: String? = nil) throws -> ChrootSession {
         if let session { return session }
         guard let plan else { throw AttachError("cannot mount \(mountPath): no mount plan yet (call planMounts first)") }
         self.mountPath = mountPath
@@ -146,12 +170,13 @@ public final class MountedImage {
                 if let volumes {
                     let tree = FilesystemTreeMount(session: session, volumes: volumes, root: plan.rootChoice.candidate,
                                                    options: plan.tree, readOnly: readOnly,
-                                                   device: { [attached] in try attached.blockDevice(for: $0) })
+                                                   device: { [unowned self] in try blockDevice(for: $0) })
                     let (mounted, messages) = try tree.mount()
                     self.plan?.filesystems += mounted
                     mountMessages = messages
                 }
                 try session.mountChrootMounts(plan.chrootMounts)
+                try session.planEmulation(qemuBinary: qemuBinary)
             } catch {
                 try? session.unmountAll()
                 throw error
@@ -178,12 +203,14 @@ public final class MountedImage {
         try session?.unmountAll()
     }
 
-    /// Unmounts, flushes and detaches. Every step runs even after one fails; the first error is rethrown and
+    /// Unmounts, removes the logical volumes' devices, flushes and detaches. Every step runs even after one fails; the first error is rethrown and
     /// the others logged; a second call has nothing left to do. It looks at no cancellation, so a cancelled
     /// run releases everything the same way.
     public func release() throws {
         var errors = Teardown.Errors()
         errors.attempt("unmount") { try unmount() }
+        // Logical volumes point into the attachment's devices: they go first.
+        errors.attempt("remove the LVM volumes' devices") { try logicalVolumes?.removeAll() }
         if !detached {
             errors.attempt("flush") { try attached.flush() }
             errors.attempt("detach") {

@@ -53,7 +53,8 @@ extension ImageVolumes {
                 return .success(match)
             }
             if let unsupported = unsupportedLogicalVolumes.first(where: { $0.group == group && $0.volume == volume }) {
-                return fail("LVM volume \(group)/\(volume) is of unsupported kind \(unsupported.kind)")
+                return fail("LVM volume \(group)/\(volume) is of unsupported kind \(unsupported.kind); only linear LVs are "
+                    + "mapped: one segment through a loop device or partition, several through device-mapper")
             }
             if let vg = lvm.volumeGroup(group) {
                 return fail("LVM volume group \(group) has no logical volume \(volume); it has \(vg.logicalVolumes.map(\.name).joined(separator: ", "))")

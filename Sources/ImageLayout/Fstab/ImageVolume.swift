@@ -14,11 +14,14 @@ public struct ImageVolume: Equatable, Sendable, CustomStringConvertible {
     public let partitionUUID: String?
     /// GPT partition name.
     public let partitionLabel: String?
+    /// A logical volume's linear segments on the disk, in order (`offset` is the first's, `size` their sum);
+    /// empty for a partition or the whole disk.
+    public let pieces: [LVMDiskPiece]
 
     public init(source: Source, offset: UInt64, size: UInt64, filesystem: FilesystemInfo?, partitionUUID: String?,
-                partitionLabel: String?) {
+                partitionLabel: String?, pieces: [LVMDiskPiece] = []) {
         (self.source, self.offset, self.size, self.filesystem) = (source, offset, size, filesystem)
-        (self.partitionUUID, self.partitionLabel) = (partitionUUID, partitionLabel)
+        (self.partitionUUID, self.partitionLabel, self.pieces) = (partitionUUID, partitionLabel, pieces)
     }
 
     /// "partition 3 (xfs, label boot)", "LVM volume vg0/root (ext4)".
@@ -46,7 +49,7 @@ public struct UnsupportedLogicalVolume: Equatable, Sendable {
 public struct ImageVolumes: Equatable, Sendable {
     public let volumes: [ImageVolume]
     public let lvm: LVMScan
-    /// LVs that exist but are not linear, with the kind that stops them ("thin", "raid1", …).
+    /// LVs that exist but cannot be mapped, with the kind that stops them ("thin", "raid1", …).
     public let unsupportedLogicalVolumes: [UnsupportedLogicalVolume]
 
     public init(volumes: [ImageVolume], lvm: LVMScan, unsupportedLogicalVolumes: [UnsupportedLogicalVolume] = []) {
@@ -56,7 +59,9 @@ public struct ImageVolumes: Equatable, Sendable {
     }
 
     /// Partitions (or the whole-disk filesystem) and the linear LVs of the image's volume groups, each probed.
-    public static func read(_ layout: DiskLayout, disk: BlockReader) throws -> ImageVolumes {
+    /// An LV of several linear segments is listed only with `mapsSegments` (the host has device-mapper to join
+    /// them); without it, it is one of the unsupported, with the reason.
+    public static func read(_ layout: DiskLayout, disk: BlockReader, mapsSegments: Bool = false) throws -> ImageVolumes {
         var volumes: [ImageVolume] = []
         if layout.table == .none {
             volumes.append(ImageVolume(source: .wholeDisk, offset: 0, size: layout.diskSize,
@@ -71,23 +76,30 @@ public struct ImageVolumes: Equatable, Sendable {
         var unsupported: [UnsupportedLogicalVolume] = []
         for group in lvm.volumeGroups {
             for volume in group.logicalVolumes {
-                guard volume.linearSegment != nil else {
-                    unsupported.append(UnsupportedLogicalVolume(group: group.name, volume: volume.name,
-                                                                kind: volume.unsupportedKind ?? "unknown"))
+                guard volume.linearSegment != nil || (volume.isLinear && mapsSegments) else {
+                    let kind = volume.unsupportedKind ?? "unknown"
+                    unsupported.append(UnsupportedLogicalVolume(group: group.name, volume: volume.name, kind: volume.isLinear
+                        ? "\(kind), which needs device-mapper to join (this kernel has none)" : kind))
                     continue
                 }
                 do {
-                    let range = try lvm.diskRange(group: group, volume: volume)
-                    let filesystem = try FilesystemProbe.probe(disk, offset: range.offset, size: range.size)
+                    let pieces = try lvm.diskPieces(group: group, volume: volume)
+                    let reader = LVMVolumeReader(disk: disk, pieces: pieces)
+                    let filesystem = try FilesystemProbe.probe(reader, offset: 0, size: reader.size)
                     volumes.append(ImageVolume(source: .logicalVolume(group: group.name, volume: volume.name),
-                                               offset: range.offset, size: range.size, filesystem: filesystem,
-                                               partitionUUID: nil, partitionLabel: nil))
+                                               offset: pieces[0].offset, size: reader.size, filesystem: filesystem,
+                                               partitionUUID: nil, partitionLabel: nil, pieces: pieces))
                 } catch {
                     unsupported.append(UnsupportedLogicalVolume(group: group.name, volume: volume.name, kind: "\(error)"))
                 }
             }
         }
         return ImageVolumes(volumes: volumes, lvm: lvm, unsupportedLogicalVolumes: unsupported)
+    }
+
+    /// The linear pieces of the logical volume `source` names (empty for a partition or the whole disk).
+    public func pieces(of source: ImageVolume.Source) -> [LVMDiskPiece] {
+        volumes.first { $0.source == source }?.pieces ?? []
     }
 }
 

@@ -61,16 +61,33 @@ public struct LVMScan: Equatable, Sendable {
 
     public func volumeGroup(_ name: String) -> LVMVolumeGroup? { volumeGroups.first { $0.name == name } }
 
-    /// Where a linear LV's bytes are on the disk; throws a sentence for every other kind and for a PV that is
-    /// not on this image.
+    /// Where a single-segment linear LV's bytes are on the disk; throws a sentence for every other kind and for
+    /// a PV that is not on this image.
     public func diskRange(group: LVMVolumeGroup, volume: LVMLogicalVolume) throws -> (offset: UInt64, size: UInt64, partition: Int) {
-        let range = try group.extentRange(of: volume)
+        let piece = try diskPiece(group: group, volume: volume, range: try group.extentRange(of: volume))
+        return (piece.offset, piece.size, piece.partition)
+    }
+
+    /// Where each segment of a linear LV (one or several) lies on the disk, in the LV's order.
+    public func diskPieces(group: LVMVolumeGroup, volume: LVMLogicalVolume) throws -> [LVMDiskPiece] {
+        try group.linearPieces(of: volume).map { try diskPiece(group: group, volume: volume, range: $0) }
+    }
+
+    private func diskPiece(group: LVMVolumeGroup, volume: LVMLogicalVolume, range: LVMExtentRange) throws -> LVMDiskPiece {
         guard let pv = physicalVolumes.first(where: { $0.label.uuid == range.pv.id }) else {
             throw LayoutError("LVM logical volume \(group.name)/\(volume.name) lies on PV \(range.pv.id), which is not on this image")
         }
         guard range.offset <= pv.size, range.size <= pv.size - range.offset else {
             throw LayoutError("LVM logical volume \(group.name)/\(volume.name) ends past the end of its PV (partition \(pv.partitionNumber))")
         }
-        return (pv.offset + range.offset, range.size, pv.partitionNumber)
+        return LVMDiskPiece(offset: pv.offset + range.offset, size: range.size, partition: pv.partitionNumber)
     }
+}
+
+/// One linear segment of a logical volume, as a byte range of the disk and the partition (0: whole disk) of the
+/// PV it lies in.
+public struct LVMDiskPiece: Equatable, Sendable {
+    public let offset: UInt64
+    public let size: UInt64
+    public let partition: Int
 }

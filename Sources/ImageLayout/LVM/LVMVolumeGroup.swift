@@ -39,14 +39,23 @@ public struct LVMLogicalVolume: Equatable, Sendable {
         return segment
     }
 
-    /// "thin", "striped across 2 PVs", "3 segments", … for the sentence that refuses it; nil when linear.
+    /// Every segment linear (one stripe each): mapped piece by piece with device-mapper, or, with one segment
+    /// only, as one range of the disk.
+    public var isLinear: Bool { !segments.isEmpty && segments.allSatisfy(\.isLinear) }
+
+    /// "thin", "striped across 2 stripes", "linear in 3 segments", … for the sentence that refuses it; nil when
+    /// it is one linear segment.
     public var unsupportedKind: String? {
         if linearSegment != nil { return nil }
         if segments.isEmpty { return "no segments" }
-        if segments.count > 1 { return "\(segments.count) segments" }
-        let segment = segments[0]
-        if segment.type == "striped" { return segment.stripes.isEmpty ? "striped with no stripes" : "striped across \(segment.stripes.count) stripes" }
-        return segment.type
+        if isLinear { return "linear in \(segments.count) segments" }
+        if let other = segments.first(where: { !$0.isLinear }) {
+            if other.type == "striped" {
+                return other.stripes.isEmpty ? "striped with no stripes" : "striped across \(other.stripes.count) stripes"
+            }
+            return segments.count > 1 ? "\(other.type) (in \(segments.count) segments)" : other.type
+        }
+        return "\(segments.count) segments"
     }
 }
 
@@ -125,10 +134,33 @@ public struct LVMVolumeGroup: Equatable, Sendable {
 
     public func logicalVolume(_ name: String) -> LVMLogicalVolume? { logicalVolumes.first { $0.name == name } }
 
+    /// Where each segment of a linear LV lies on its PV, in the LV's order; the segments must cover the LV from
+    /// extent 0 without a gap or overlap, as lvm2 writes them.
+    public func linearPieces(of lv: LVMLogicalVolume) throws -> [LVMExtentRange] {
+        guard lv.isLinear else {
+            throw LayoutError("LVM logical volume \(name)/\(lv.name) is of unsupported kind \(lv.unsupportedKind ?? "unknown")")
+        }
+        var next: UInt64 = 0
+        return try lv.segments.sorted { $0.startExtent < $1.startExtent }.map { segment in
+            guard segment.startExtent == next else {
+                throw LayoutError("LVM logical volume \(name)/\(lv.name) has a segment at extent \(segment.startExtent) where extent \(next) was expected")
+            }
+            next = segment.startExtent &+ segment.extentCount
+            return try range(of: lv, segment: segment)
+        }
+    }
+
     /// Where a single-segment linear LV lies on its PV: pe_start + extent × extent_size sectors.
     public func extentRange(of lv: LVMLogicalVolume) throws -> LVMExtentRange {
-        guard let segment = lv.linearSegment, let stripe = segment.stripes.first else {
+        guard let segment = lv.linearSegment else {
             throw LayoutError("LVM logical volume \(name)/\(lv.name) is of unsupported kind \(lv.unsupportedKind ?? "unknown")")
+        }
+        return try range(of: lv, segment: segment)
+    }
+
+    private func range(of lv: LVMLogicalVolume, segment: LVMSegment) throws -> LVMExtentRange {
+        guard let stripe = segment.stripes.first else {
+            throw LayoutError("LVM logical volume \(name)/\(lv.name) has a linear segment without a stripe")
         }
         guard let pv = physicalVolumes.first(where: { $0.name == stripe.pv }) else {
             throw LayoutError("LVM logical volume \(name)/\(lv.name) lies on \(stripe.pv), which the volume group does not list")

@@ -27,12 +27,17 @@ public struct ChrootCommand: Sendable {
     public let mountsProc: Bool
     /// With `isolated`: strict mode and the network (see `ChrootIsolation`).
     public let isolation: ChrootIsolation
+    /// With `isolated`: run the image's programs through this emulator, registered in a binfmt_misc of the
+    /// command's own user namespace (see `EmulationPlan`).
+    public let emulation: BinfmtHandler?
 
-    public init(root: String, isolated: Bool = true, mountsProc: Bool = true, isolation: ChrootIsolation = .standard) {
+    public init(root: String, isolated: Bool = true, mountsProc: Bool = true, isolation: ChrootIsolation = .standard,
+                emulation: BinfmtHandler? = nil) {
         self.root = root
         self.isolated = isolated
         self.mountsProc = mountsProc
         self.isolation = isolation
+        self.emulation = emulation
     }
 
     /// What a provisioning command sees unless the caller says otherwise: no host variables leak in.
@@ -68,6 +73,7 @@ public struct ChrootCommand: Sendable {
         options.processNamespace = isolated
         options.mountProc = isolated && mountsProc
         if isolated { isolation.apply(to: &options, image: RootedPath(root: root)) }
+        options.binfmtRegistration = isolated ? emulation?.registration : nil
         let child: ChildProcess
         do {
             child = try ChildProcess.spawn("/bin/sh", ["-c", wrapper.render(command)],

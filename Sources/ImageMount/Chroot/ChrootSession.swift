@@ -1,5 +1,7 @@
 import Glibc
 import HostSystem
+import ImageLayout
+import Synchronization
 
 /// A mounted image ready for provisioning: the root filesystem at `mountPath`, the chroot mounts on top,
 /// commands run chrooted into it, files copied in and out resolved inside it. `unmountAll()` undoes the
@@ -17,6 +19,8 @@ public final class ChrootSession: Sendable {
     private let hasProc: Bool
     /// How commands are kept from the host; strict also mounts the image's filesystems `nodev`.
     public let isolation: ChrootIsolation
+    /// Set by `planEmulation`: how commands run the image's programs.
+    private let emulationPlan = Mutex<EmulationPlan?>(nil)
 
     /// Mounts `device` (a block device holding a `fstype` filesystem, e.g. "ext4") at `mountPath` with
     /// `mountOptions`, then `chrootMounts` inside it. On failure, whatever was mounted is unmounted again.
@@ -75,6 +79,18 @@ public final class ChrootSession: Sendable {
         }
     }
 
+    /// Reads the image's architecture (call it once every filesystem of the image is mounted: /bin/sh may
+    /// be on /usr) and decides how commands run its programs from now on; see `EmulationPlan.plan`.
+    @discardableResult
+    public func planEmulation(qemuBinary: String? = nil) throws -> EmulationPlan {
+        let plan = try EmulationPlan.plan(for: ImageArchitecture.detect(in: image), qemuBinary: qemuBinary)
+        emulationPlan.withLock { $0 = plan }
+        return plan
+    }
+
+    /// What `planEmulation` decided; nil before it ran (commands then run without emulation).
+    public var emulation: EmulationPlan? { emulationPlan.withLock { $0 } }
+
     /// Runs `/bin/sh -c command` in the chroot, in PID and mount namespaces of its own, isolated as
     /// `isolation` says; see `ChrootCommand`.
     public func run(
@@ -82,9 +98,9 @@ public final class ChrootSession: Sendable {
         stdin: Int32 = -1, stdout: ChrootOutput, stderr: ChrootOutput, cancellation: Cancellation? = nil,
         onStart: ((ChildProcess) -> Void)? = nil
     ) throws -> ExitStatus {
-        try ChrootCommand(root: mountPath, mountsProc: hasProc, isolation: isolation).run(command, environment: environment, wrapper: wrapper, stdin: stdin,
-                                               stdout: stdout, stderr: stderr, cancellation: cancellation,
-                                               onStart: onStart)
+        try ChrootCommand(root: mountPath, mountsProc: hasProc, isolation: isolation, emulation: emulation?.handler)
+            .run(command, environment: environment, wrapper: wrapper, stdin: stdin,
+                 stdout: stdout, stderr: stderr, cancellation: cancellation, onStart: onStart)
     }
 
     public var files: FileTransfer { FileTransfer(image: image) }

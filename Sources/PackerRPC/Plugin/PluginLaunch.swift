@@ -11,16 +11,28 @@
 /// template uses, so 1.6 users install the `packer-builder-qemu-chroot` name — see docs/packer-plugin.md.)
 public enum PluginLaunch: Equatable {
     case legacyBuilder
-    case modernBuilder(component: String)
+    /// `protobuf`: Packer 1.12+ passed `--protobuf` (every plugin of the run said protocol_version v2), so
+    /// Builder.ConfigSpec answers in protobuf instead of gob.
+    case modernBuilder(component: String, protobuf: Bool)
     case describe
     case usage(String)
 
     public static let pluginName = "qemu-chroot"
     /// The component name modern Packer exposes as the plain plugin name (`qemu-chroot`).
     public static let defaultComponent = "-packer-default-plugin-name-"
+    /// The plugin's version: the one place it is written. `describe` reports it, and `make release` reads it
+    /// from there into the file names Packer 1.11+ requires to match it (packer-plugin-qemu-chroot_vX.Y.Z_…).
     public static let version = "0.1.0"
+    /// Packer's plugin API (`x5.0`): Packer accepts a plugin whose major equals its own and minor is not
+    /// above it; every Packer from 1.7 to 1.16 is at 5.0.
+    public static let apiVersion = "x5.0"
+    /// We are not built with packer-plugin-sdk (Packer ignores this field); say so, and which SDK's wire
+    /// protocol this implementation follows.
+    public static let sdkVersion = "none (native Swift; speaks the protocol of packer-plugin-sdk 0.6.10)"
 
     public static func parse(_ arguments: [String]) -> PluginLaunch {
+        // Like the SDK's plugin.Set, `--protobuf` counts wherever it appears (Packer puts it after `builder`).
+        let protobuf = arguments.dropFirst().contains("--protobuf")
         let rest = Array(arguments.dropFirst()).filter { $0 != "--protobuf" }
         switch rest.first {
         case nil: return .legacyBuilder
@@ -32,15 +44,22 @@ public enum PluginLaunch: Equatable {
             guard rest[2] == defaultComponent || rest[2] == pluginName else {
                 return .usage("unknown builder \"\(rest[2])\"; this plugin has one builder, \(pluginName)")
             }
-            return .modernBuilder(component: rest[2])
+            return .modernBuilder(component: rest[2], protobuf: protobuf)
         case let other?: return .usage("unknown command \"\(other)\"; Packer runs this plugin with `describe` or `start builder NAME`")
         }
     }
 
-    /// `describe`'s JSON (Packer 1.7+; 1.6.6 reads the same keys it knows). No protocol_version: we speak
-    /// only the gob/msgpack protocol, never protobuf.
+    /// `describe`'s JSON (Packer 1.7+; 1.6.6 reads the same keys it knows). protocol_version v2: we serve the
+    /// ConfigSpec as protobuf when started with `--protobuf`, so Packer 1.12+ need not fall back to gob for
+    /// every plugin of the run because of us.
     public static var describeJSON: String {
-        #"{"version":"\#(version)","sdk_version":"0.6.10","api_version":"x5.0","builders":["\#(defaultComponent)"],"post_processors":[],"provisioners":[],"datasources":[]}"#
+        #"{"version":"\#(version)","sdk_version":"\#(sdkVersion)","api_version":"\#(apiVersion)","builders":["\#(defaultComponent)"],"post_processors":[],"provisioners":[],"datasources":[],"protocol_version":"v2"}"#
+    }
+
+    /// How Builder.ConfigSpec must be serialised for this launch.
+    public var specEncoding: ConfigSpec.Encoding {
+        if case .modernBuilder(_, protobuf: true) = self { return .protobuf }
+        return .gob
     }
 
     /// The handshake line for a listener (`network` "unix" or "tcp").

@@ -24,7 +24,7 @@ public enum PluginMain {
             do {
                 try beforeServing()
                 let connection = try PluginHandshake.connect(launch, environment: environment)
-                try PluginServer.serve(builder(), on: connection)
+                try PluginServer.serve(builder(), on: connection, specEncoding: launch.specEncoding)
                 return 0
             } catch {
                 Log.error("plugin: \(error)")

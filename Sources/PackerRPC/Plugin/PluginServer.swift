@@ -4,12 +4,12 @@ import HostSystem
 /// service on broker id 0, until Packer disconnects (it normally SIGKILLs us instead). When the
 /// connection drops mid-build, the build is cancelled and its cleanup finishes before we return.
 public enum PluginServer {
-    public static func serve(_ builder: PluginBuilder, on connection: Connection) throws {
+    public static func serve(_ builder: PluginBuilder, on connection: Connection, specEncoding: ConfigSpec.Encoding = .gob) throws {
         let session = YamuxSession(connection: connection)
         session.start()
         let broker = MuxBroker(session: session)
         broker.start()
-        let service = BuilderService(builder: builder, broker: broker)
+        let service = BuilderService(builder: builder, broker: broker, specEncoding: specEncoding)
         let server = RPCServer(stream: try broker.accept(0, timeout: 60))
         service.register(on: server)
         HostThread.detach { _ = try? server.serve() }

@@ -7,18 +7,20 @@ import HostSystem
 public final class BuilderService: @unchecked Sendable {
     private let builder: PluginBuilder
     private let broker: MuxBroker
+    private let specEncoding: ConfigSpec.Encoding
     private let monitor = Monitor()
     private var cancellation = Cancellation()
     private var running = false
 
-    public init(builder: PluginBuilder, broker: MuxBroker) {
+    public init(builder: PluginBuilder, broker: MuxBroker, specEncoding: ConfigSpec.Encoding = .gob) {
         self.builder = builder
         self.broker = broker
+        self.specEncoding = specEncoding
     }
 
     public func register(on server: RPCServer) {
-        server.register("Builder.ConfigSpec") { [builder] _ in
-            .object(["ConfigSpec": .binary(builder.configSpec.gob())])
+        server.register("Builder.ConfigSpec") { [builder, specEncoding] _ in
+            .object(["ConfigSpec": .binary(builder.configSpec.encoded(specEncoding))])
         }
         server.register("Builder.Prepare") { [builder] body in
             let outcome = builder.prepare(body["Configs"]?.arrayValue ?? [])

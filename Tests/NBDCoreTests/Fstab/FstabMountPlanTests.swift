@@ -114,7 +114,8 @@ struct FstabMountPlanTests {
         #expect(try volumes.resolve(plan.mounts[0]).get().volume == root)
         #expect(try volumes.resolve(plan.mounts[1]).get().volume.source == .partition(1))
         #expect(throws: DeviceResolutionError(entry: plan.mounts[2].entry, spec: "/dev/vg0/pool",
-                                              message: "LVM volume vg0/pool is of unsupported kind thin-pool")) {
+                                              message: "LVM volume vg0/pool is of unsupported kind thin-pool; only linear LVs are "
+                                                  + "mapped: one segment through a loop device or partition, several through device-mapper")) {
             try volumes.resolve(plan.mounts[2]).get()
         }
         #expect(throws: DeviceResolutionError.self) { try volumes.resolve("/dev/mapper/vg1-root").get() }

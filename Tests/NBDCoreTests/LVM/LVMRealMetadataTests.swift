@@ -54,7 +54,7 @@ import TestSupport
         }
         func key(_ row: [String: String]) -> String { (row["lv_name"] ?? "") + "/" + (row["seg_start_pe"] ?? "") }
         #expect(ours.sorted { key($0) < key($1) } == lvs.sorted { key($0) < key($1) })
-        #expect(group.logicalVolume("data")?.unsupportedKind == "2 segments")
+        #expect(group.logicalVolume("data")?.unsupportedKind == "linear in 2 segments")
 
         let root = try #require(group.logicalVolume("root"))
         let range = try scan.diskRange(group: group, volume: root)
@@ -62,9 +62,24 @@ import TestSupport
         #expect(range.size == 12 << 20)
         let swap = try scan.diskRange(group: group, volume: try #require(group.logicalVolume("swap")))
         #expect(swap.offset == range.offset + (15 << 20))
-        #expect(throws: LayoutError("LVM logical volume \(vg)/data is of unsupported kind 2 segments")) {
+        #expect(throws: LayoutError("LVM logical volume \(vg)/data is of unsupported kind linear in 2 segments")) {
             try scan.diskRange(group: group, volume: try #require(group.logicalVolume("data")))
         }
+
+        // data: extents 12-14, then 19-20 after swap. Joined only where device-mapper can map several pieces.
+        let pe = UInt64(pvs["pe_start"] ?? "")!
+        let layout = try DiskLayout.read(from: disk)
+        let withoutDM = try ImageVolumes.read(layout, disk: disk)
+        #expect(withoutDM.unsupportedLogicalVolumes.first { $0.volume == "data" }?.kind
+            == "linear in 2 segments, which needs device-mapper to join (this kernel has none)")
+        let withDM = try ImageVolumes.read(layout, disk: disk, mapsSegments: true)
+        let data = try #require(withDM.volumes.first { $0.source == .logicalVolume(group: vg, volume: "data") })
+        #expect(data.pieces == [LVMDiskPiece(offset: pe + (12 << 20), size: 3 << 20, partition: 0),
+                                LVMDiskPiece(offset: pe + (19 << 20), size: 2 << 20, partition: 0)])
+        #expect(data.size == 5 << 20)
+        let reader = LVMVolumeReader(disk: disk, pieces: data.pieces)
+        #expect(try reader.read(at: (3 << 20) - 4, count: 8)
+            == (try disk.read(at: pe + (15 << 20) - 4, count: 4)) + (try disk.read(at: pe + (19 << 20), count: 4)))
     }
 
     @Test(.enabled(if: LVMToolsFixture.requirements == nil, "\(LVMToolsFixture.requirements ?? "")"), .timeLimit(.minutes(3)))

@@ -63,7 +63,8 @@ struct CrossArchitectureBuildTests {
 
     /// Strict isolation and the emulator's user namespace together: the build and the shell run arm64
     /// code behind pivot_root, the minimal /dev, read-only /proc/sys, the dropped capabilities and no
-    /// network, and the private binfmt_misc instance is neither visible to the command nor left behind.
+    /// network, and the private binfmt_misc instance is neither visible to the command (its own /proc
+    /// covers it) nor left behind.
     @Test(.timeLimit(.minutes(10)))
     func arm64UnderStrictIsolationWithoutNetwork() throws {
         let before = try HostBinfmt.snapshot()
@@ -79,6 +80,7 @@ struct CrossArchitectureBuildTests {
             uname -m; cat /built; stat -c %u:%g /owned; echo dev: $(ls /dev | tr '\\n' ' '); echo if: $(grep -c : /proc/net/dev)
             echo cap: $(grep CapBnd /proc/self/status); echo binfmt: $(ls -A /proc/sys/fs/binfmt_misc | wc -l)
             mknod /null2 c 1 3 2>/dev/null && echo MKNOD-WORKED; mount -t tmpfs none /dev/shm 2>/dev/null && echo MOUNT-WORKED
+            test -e /proc/\(getpid()) && echo HOST-PROCESS-VISIBLE
             echo end
             """
         let output = work.file("output-test/packer-test.qcow2")

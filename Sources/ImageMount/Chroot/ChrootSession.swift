@@ -15,8 +15,10 @@ public final class ChrootSession: Sendable {
     public let mounts = MountStack()
     public let image: RootedPath
     private let createdMountPath: Bool
-    /// A proc is mounted at the image's /proc: each command gets its own PID namespace's proc there.
-    private let hasProc: Bool
+    /// A proc is mounted at the image's /proc: each command gets its own PID namespace's proc there. Set
+    /// when that mount is made, which may be after init (`mountChrootMounts`): without it, a command run
+    /// through `MountedImage` saw the host's processes in /proc.
+    private let hasProc = Mutex(false)
     /// How commands are kept from the host; strict also mounts the image's filesystems `nodev`.
     public let isolation: ChrootIsolation
     /// Set by `planEmulation`: how commands run the image's programs.
@@ -34,7 +36,6 @@ public final class ChrootSession: Sendable {
         self.fstype = fstype
         self.mountPath = mountPath
         self.image = RootedPath(root: mountPath)
-        hasProc = chrootMounts.contains { $0.fstype == "proc" && $0.target == "/proc" }
         createdMountPath = try FileTree.makeDirectories(mountPath)
         do {
             var options = MountOptions(mountOptions)
@@ -74,6 +75,7 @@ public final class ChrootSession: Sendable {
             mounts.push(try Mount.mount(source: entry.source, fstype: entry.fstype, inside: image, at: entry.target,
                                         options: entry.mountOptions))
             if entry == MinimalDev.mount { try MinimalDev.populate(image) }
+            if entry.fstype == "proc" && entry.target == "/proc" { hasProc.withLock { $0 = true } }
         } catch let error as SystemError where entry.isOptional {
             Log.debug("skipping \(entry.target): \(error)")
         }
@@ -98,7 +100,7 @@ public final class ChrootSession: Sendable {
         stdin: Int32 = -1, stdout: ChrootOutput, stderr: ChrootOutput, cancellation: Cancellation? = nil,
         onStart: ((ChildProcess) -> Void)? = nil
     ) throws -> ExitStatus {
-        try ChrootCommand(root: mountPath, mountsProc: hasProc, isolation: isolation, emulation: emulation?.handler)
+        try ChrootCommand(root: mountPath, mountsProc: hasProc.withLock { $0 }, isolation: isolation, emulation: emulation?.handler)
             .run(command, environment: environment, wrapper: wrapper, stdin: stdin,
                  stdout: stdout, stderr: stderr, cancellation: cancellation, onStart: onStart)
     }

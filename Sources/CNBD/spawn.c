@@ -2,12 +2,16 @@
 #include "cnbd_spawn.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,6 +41,58 @@ static int install_stream(int fd, int target, int flags) {
     return dup2(fd, target) < 0 ? -1 : 0;
 }
 
+// Keeps only the capabilities in keep: the bounding set first (so exec cannot give them back), then the
+// inheritable, permitted and effective sets and the ambient set.
+static int limit_capabilities(unsigned long long keep) {
+    for (int cap = 0; cap < 64; cap++) {
+        if (keep & (1ULL << cap)) continue;
+        // EINVAL: the kernel has no such capability.
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return -1;
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) return -1;
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &header, data) != 0) return -1;
+    for (int i = 0; i < 2; i++) {
+        unsigned int mask = (unsigned int)(keep >> (32 * i));
+        data[i].effective &= mask;
+        data[i].permitted &= mask;
+        data[i].inheritable &= mask;
+    }
+    return (int)syscall(SYS_capset, &header, data);
+}
+
+// A new network namespace has only a loopback interface, and it is down.
+static int loopback_up(void) {
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) return -1;
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    strcpy(request.ifr_name, "lo");
+    int result = ioctl(sock, SIOCGIFFLAGS, &request);
+    if (result == 0) {
+        request.ifr_flags |= IFF_UP;
+        result = ioctl(sock, SIOCSIFFLAGS, &request);
+    }
+    int saved = errno;
+    close(sock);
+    errno = saved;
+    return result;
+}
+
+// Binds each path onto itself read-only; a path this kernel's proc lacks is skipped.
+static int bind_read_only(char *const *paths) {
+    for (; paths && *paths; paths++) {
+        if (mount(*paths, *paths, NULL, MS_BIND | MS_REC, NULL) != 0) {
+            if (errno == ENOENT) continue;
+            return -1;
+        }
+        if (mount(NULL, *paths, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 // Parent side of binfmt_register: maps every uid (or gid) of the child's user namespace to itself.
 static int write_identity_map(pid_t pid, const char *file) {
     char path[64];
@@ -54,12 +110,14 @@ static int write_identity_map(pid_t pid, const char *file) {
 // Child side of binfmt_register, before the chroot: the user namespace's own binfmt_misc instance, mounted
 // where only this mount namespace sees it, and the one handler written into it. The mount must stay: the
 // instance and its handler go away with it.
-static void register_private_binfmt(int report, const char *line) {
-    static const char directory[] = "/proc/sys/fs/binfmt_misc";
+static void register_private_binfmt(int report, const char *line, const char *directory) {
     if (mount("binfmt_misc", directory, "binfmt_misc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
         child_fail(report, CNBD_SPAWN_BINFMT_MOUNT);
-    int fd = open("/proc/sys/fs/binfmt_misc/register", O_WRONLY | O_CLOEXEC);
+    int instance = open(directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (instance < 0) child_fail(report, CNBD_SPAWN_BINFMT_REGISTER);
+    int fd = openat(instance, "register", O_WRONLY | O_CLOEXEC);
     if (fd < 0) child_fail(report, CNBD_SPAWN_BINFMT_REGISTER);
+    close(instance);
     size_t length = strlen(line);
     if (write(fd, line, length) != (ssize_t)length) child_fail(report, CNBD_SPAWN_BINFMT_REGISTER);
     close(fd);
@@ -67,14 +125,20 @@ static void register_private_binfmt(int report, const char *line) {
 
 // PID 1 of a new PID namespace: mounts its /proc, forks the command, reaps every process reparented to it,
 // and exits with the command's status. Never returns.
-static void run_init(int report, const char *path, char *const *argv, char *const *envp, int mount_proc) {
-    if (mount_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+static void run_init(int report, const char *path, char *const *argv, char *const *envp,
+                     const struct cnbd_spawn_attr *attr) {
+    if (attr->mount_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
         child_fail(report, CNBD_SPAWN_PROC);
-    // The raw clone, not fork(3): this process is a copy of a multi-threaded caller made with a raw clone, so
-    // a lock another thread held then (malloc's, stdio's) stays held here, and glibc's fork takes them.
+    if (bind_read_only(attr->read_only_paths) != 0) child_fail(report, CNBD_SPAWN_READ_ONLY);
+    // Not fork(): this process was made by a raw clone of a multithreaded parent, so glibc's locks are in
+    // whatever state the parent's other threads left them; fork() takes some of them (malloc, stdio) and
+    // hung for ever when one was held at clone time (seen: an init blocked in futex_wait). A raw clone
+    // touches no lock, and nothing after it (prctl, capset, execve, write, _exit) does either.
     pid_t command = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL, NULL);
     if (command < 0) child_fail(report, CNBD_SPAWN_FORK);
     if (command == 0) {
+        if (attr->limit_capabilities && limit_capabilities(attr->keep_capabilities) != 0)
+            child_fail(report, CNBD_SPAWN_CAPABILITIES);
         execve(path, argv, envp);
         child_fail(report, CNBD_SPAWN_EXEC);
     }
@@ -117,9 +181,12 @@ pid_t cnbd_spawn(const char *path, char *const *argv, char *const *envp,
         return -1;
     }
     // clone with no new stack behaves like fork, in new namespaces.
-    unsigned long user_namespace = emulate ? CLONE_NEWUSER : 0;
+    unsigned long namespaces = CLONE_NEWPID | CLONE_NEWNS;
+    if (emulate) namespaces |= CLONE_NEWUSER;
+    if (attr->hostname) namespaces |= CLONE_NEWUTS;
+    if (attr->new_network) namespaces |= CLONE_NEWNET;
     pid_t pid = attr->process_namespace
-        ? (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_NEWPID | CLONE_NEWNS | SIGCHLD) | user_namespace, NULL, NULL, NULL, NULL)
+        ? (pid_t)syscall(SYS_clone, namespaces | SIGCHLD, NULL, NULL, NULL, NULL)
         : fork();
     if (pid < 0) {
         *stage = CNBD_SPAWN_FORK;
@@ -180,11 +247,28 @@ pid_t cnbd_spawn(const char *path, char *const *argv, char *const *envp,
         if (install_stream(fds[2], 2, O_WRONLY) != 0) child_fail(report, CNBD_SPAWN_DUP2);
         // Nothing but 0-2 may leak into the child (device fds, sockets, the mount namespace's files).
         syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
-        if (emulate) register_private_binfmt(report, attr->binfmt_register);
-        if (attr->root && chroot(attr->root) != 0) child_fail(report, CNBD_SPAWN_CHROOT);
+        if (attr->process_namespace && attr->pivot_root && attr->root) {
+            // pivot_root refuses a root mount that is locked to its parent, as every mount a new user
+            // namespace inherits is; a bind of root onto itself made here is not.
+            if (mount(attr->root, attr->root, NULL, MS_BIND | MS_REC, NULL) != 0) child_fail(report, CNBD_SPAWN_PIVOT_ROOT);
+            if (chdir(attr->root) != 0) child_fail(report, CNBD_SPAWN_PIVOT_ROOT);
+            // Inside root, on the image's /proc: the old root is detached below, and a binfmt_misc instance
+            // goes away with its last mount.
+            if (emulate) register_private_binfmt(report, attr->binfmt_register, "proc/sys/fs/binfmt_misc");
+            // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the image.
+            if (syscall(SYS_pivot_root, ".", ".") != 0) child_fail(report, CNBD_SPAWN_PIVOT_ROOT);
+            if (umount2(".", MNT_DETACH) != 0) child_fail(report, CNBD_SPAWN_PIVOT_ROOT);
+            if (chdir("/") != 0) child_fail(report, CNBD_SPAWN_CHDIR);
+        } else {
+            if (emulate) register_private_binfmt(report, attr->binfmt_register, "/proc/sys/fs/binfmt_misc");
+            if (attr->root && chroot(attr->root) != 0) child_fail(report, CNBD_SPAWN_CHROOT);
+        }
         if (attr->directory && chdir(attr->directory) != 0) child_fail(report, CNBD_SPAWN_CHDIR);
         else if (attr->root && !attr->directory && chdir("/") != 0) child_fail(report, CNBD_SPAWN_CHDIR);
-        if (attr->process_namespace) run_init(report, path, argv, envp, attr->mount_proc);
+        if (attr->process_namespace && attr->hostname && sethostname(attr->hostname, strlen(attr->hostname)) != 0)
+            child_fail(report, CNBD_SPAWN_HOSTNAME);
+        if (attr->process_namespace && attr->new_network && loopback_up() != 0) child_fail(report, CNBD_SPAWN_LOOPBACK);
+        if (attr->process_namespace) run_init(report, path, argv, envp, attr);
         execve(path, argv, envp);
         child_fail(report, CNBD_SPAWN_EXEC);
     }

@@ -23,12 +23,20 @@ public struct DiskLayout: Sendable {
             throw LayoutError("the disk is \(disk.size) bytes, smaller than one 512-byte sector")
         }
         let boot = MBRBootSector(try disk.read(at: 0, count: MBRBootSector.sectorSize))
-        if let gpt = try GPTReader.read(disk, protectiveMBR: boot?.isProtective ?? false) {
+        // Linux reads a GPT only behind an MBR with a protective 0xEE entry (block/partitions/efi.c,
+        // is_pmbr_valid); a GPT header left behind when a disk was repartitioned with an MBR is stale, and
+        // the MBR is what the kernel, and so the booted system, uses.
+        let mbrOnly = boot.map { $0.hasPartitions && !$0.isProtective } ?? false
+        if !mbrOnly, let gpt = try GPTReader.read(disk, protectiveMBR: boot?.isProtective ?? false) {
             return try fromGPT(gpt, boot: boot, disk: disk)
         }
         let whole = try FilesystemProbe.probe(disk, offset: 0, size: disk.size)
         if let boot, boot.hasPartitions, whole?.type != .vfat {
-            return try fromMBR(boot, disk: disk)
+            let stale = try mbrOnly && GPTReader.hasHeader(disk)
+            return try fromMBR(boot, disk: disk, extraWarnings: stale ? [
+                "the disk also holds a GPT header, but its MBR has no protective (0xEE) entry: like Linux, the MBR "
+                    + "is used and the GPT ignored (a stale GPT: `sgdisk --zap` removes it, keeping the MBR)",
+            ] : [])
         }
         if whole == nil, let boot {
             return try fromMBR(boot, disk: disk)
@@ -54,8 +62,9 @@ public struct DiskLayout: Sendable {
                           gpt: gpt, bootSector: boot, mbrPartitions: nil)
     }
 
-    private static func fromMBR(_ boot: MBRBootSector, disk: BlockReader) throws -> DiskLayout {
-        let (found, warnings) = try MBRReader.partitions(disk, boot)
+    private static func fromMBR(_ boot: MBRBootSector, disk: BlockReader, extraWarnings: [String] = []) throws -> DiskLayout {
+        let (found, tableWarnings) = try MBRReader.partitions(disk, boot)
+        let warnings = extraWarnings + tableWarnings
         let signature = boot.bytes.le32(440)
         let partitions = found.map { part in
             Partition(number: part.number, start: part.startLBA * 512, size: UInt64(part.entry.sectors) * 512,

@@ -54,6 +54,17 @@ enum GPTReader {
         throw LayoutError("damaged GPT: " + failures.joined(separator: "; "))
     }
 
+    /// Whether a GPT signature sits where either copy of the header would (LBA 1 or the last LBA, for
+    /// either sector size), whatever its state.
+    static func hasHeader(_ disk: BlockReader) throws -> Bool {
+        for sectorSize in sectorSizes {
+            let sectors = disk.size / UInt64(sectorSize)
+            guard sectors >= 4 else { continue }
+            if try hasSignature(disk, lba: 1, sectorSize) || hasSignature(disk, lba: sectors - 1, sectorSize) { return true }
+        }
+        return false
+    }
+
     /// A copy that is unreadable or fails its checksums; the other copy may still be good.
     private struct StructureError: Error { let reason: String }
 

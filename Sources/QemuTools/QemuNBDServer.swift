@@ -59,6 +59,14 @@ public final class QemuNBDServer: Sendable {
         child.signal(SIGTERM)
     }
 
+    /// nil while qemu-nbd runs (or once `stop()` began); after it ended by itself, how and its stderr.
+    public var failure: String? {
+        guard !stopped.load(ordering: .acquiring), let status = child.poll() else { return nil }
+        let text = stderrText.trimmingWhitespace()
+        return "qemu-nbd (pid \(child.pid)) serving \(image) died while the image was in use (\(status)): "
+            + (text.isEmpty ? "(no output)" : text)
+    }
+
     /// What qemu-nbd has printed on stderr so far (the last 4 KiB).
     public var stderrText: String { QemuNBDServer.tail(of: "\(directory)/qemu-nbd.stderr") }
 

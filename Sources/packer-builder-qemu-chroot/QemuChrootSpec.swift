@@ -18,6 +18,7 @@ public enum QemuChrootSpec {
         // A size such as "4G" or a number of MiB; HCL2 turns a number into its string.
         .init("disk_size", .string),
         .init("allow_backing_file", .bool),
+        .init("isolation", .string), .init("network", .bool),
         .init("qemu_binary", .string),
         // Packer's qemu builder writes it as a block; here it is an attribute: qemu_img_args = { convert = [...] }.
         .init("qemu_img_args", .map(.list(.string))),

@@ -47,6 +47,12 @@ struct ShellCommand: ParsableCommand {
     @Flag(name: .customLong("allow-backing-file"), help: "Let IMAGE name backing files (or an external data file); qemu reads them.")
     var allowBackingFile = false
 
+    @Flag(name: .long, help: "Strict isolation: a minimal private /dev, read-only /sys, fewer capabilities, own host name (docs/security.md).")
+    var strict = false
+
+    @Flag(name: .customLong("no-network"), help: "Run the command in an empty network namespace (loopback only).")
+    var noNetwork = false
+
     @Flag(name: .long, help: "Print how long each phase took on stderr.")
     var timings = false
 
@@ -129,7 +135,8 @@ private struct ShellRun {
         let root = try clock.measure("layout") { () throws -> MountPlan.ImageFilesystem in
             try image.readLayout().warnings.forEach { Log.warning($0) }
             let plan = try image.planMounts(mountPartition: command.partition, rootOptions: command.mountOptions,
-                                            tree: command.filesystemTree)
+                                            tree: command.filesystemTree,
+                                            isolation: ChrootIsolation(strict: command.strict, network: !command.noNetwork))
             Log.info(plan.rootChoice.explanation)
             return plan.root
         }
@@ -152,6 +159,11 @@ private struct ShellRun {
             result = .success(try clock.measure("command") { try runCommand(in: session) })
         } catch {
             result = .failure(error)
+        }
+        // The command's status and errors mean nothing once the disk's server is gone: say that instead.
+        if let failure = image.attached.serverFailure {
+            if case .failure(let error) = result { Log.error("\(error)") }
+            result = .failure(AttachError(failure))
         }
         do { try clock.measure("unmount") { try image.unmount() } } catch {
             if case .success = result { result = .failure(error) } else { Log.error("\(error)") }

@@ -132,6 +132,9 @@ struct KernelDriverAbsentTests {
             #expect(backend.unavailableReason(for: request)?.contains("modprobe nbd") == true
                 || backend.unavailableReason(for: request)?.contains("root") == true)
         }
+        // nbd-ioctl has nothing to do with netlink: its sentence must not send the user looking for a family.
+        #expect(NBDAttachBackend.ioctl.unavailableReason(for: request)?.contains("netlink") == false)
+        #expect(!NBDKernelError.driverNotLoaded.description.contains("netlink"))
         var wrongDevice = request
         wrongDevice.devicePath = "/dev/sda"
         #expect(NBDAttachBackend.netlink.unavailableReason(for: wrongDevice) == "device_path /dev/sda is not an nbd device (expected /dev/nbdN)")

@@ -45,6 +45,8 @@ public struct BuilderConfig: Sendable {
     public var diskSize: UInt64?
     /// Let the source name backing files (or an external data file): qemu reads them into the image.
     public var allowBackingFile = false
+    /// `isolation` ("standard" or "strict") and `network`: how provisioners are kept from the host.
+    public var isolation = ChrootIsolation.standard
 
     /// Reads and checks one builder's options; problems go to `problems` (all of them, not the first).
     public static func read(_ options: [(key: String, value: JSONValue)], location: String, buildName: String,
@@ -146,6 +148,13 @@ public struct BuilderConfig: Sendable {
                 ChrootMount.parse(row: row, location: "chroot_mounts[\(index)]", reader: reader)
             }
         }
+        if let isolation = reader.choice("isolation", ["standard", "strict"]) {
+            config.isolation.strict = isolation == "strict"
+            if config.isolation.strict && config.chrootMounts != nil {
+                reader.problem("chroot_mounts", "cannot be combined with \"isolation\": \"strict\", which brings its own minimal /dev, read-only /sys and private devpts; remove one of them")
+            }
+        }
+        if let network = reader.bool("network") { config.isolation.network = network }
         if let skipped = reader.strings("skip_mounts") {
             for (index, path) in skipped.enumerated() where !path.hasPrefix("/") {
                 reader.problem("skip_mounts[\(index)]", "must be an absolute mount point inside the image, got \"\(path)\"")

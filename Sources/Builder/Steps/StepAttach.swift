@@ -27,7 +27,7 @@ final class StepAttach: Step {
         image.layout?.warnings.forEach { state.output.message("warning: \($0)") }
         let plan = try image.planMounts(mountPartition: config.mountPartition, rootOptions: config.mountOptions,
                                         tree: config.filesystemTree,
-                                        chrootMounts: config.chrootMounts ?? ChrootMount.defaults)
+                                        chrootMounts: config.chrootMounts, isolation: config.isolation)
         state.output.message(plan.rootChoice.explanation)
     }
 

@@ -23,11 +23,16 @@ public enum StepRunner {
             let begin = Monotonic.now
             do {
                 try step.run(state)
+                // A provisioner can exit 0 with its writes in the page cache of a device whose server is gone.
+                if let failure = state.image?.attached.serverFailure { throw ImageServerDied(failure: failure, stepError: nil) }
                 state.record(step.name, seconds: Monotonic.now - begin)
             } catch {
                 let seconds = Monotonic.now - begin
-                // A step interrupted by a cancel reports the cancel, not the EINTR or killed child it caused.
-                let cause: Error = state.cancellation.isCancelled ? CancelledError(state.cancellation.cancelReason) : error
+                // A step interrupted by a cancel reports the cancel, not the EINTR or killed child it caused; one
+                // whose image server died reports that, not the I/O errors it caused.
+                let died = error is ImageServerDied ? nil : state.image?.attached.serverFailure
+                let cause: Error = state.cancellation.isCancelled ? CancelledError(state.cancellation.cancelReason)
+                    : died.map { ImageServerDied(failure: $0, stepError: error) } ?? error
                 state.output.say("\(step.name) failed after \(Duration.format(seconds)): \(cause)")
                 errors.record(StepFailed(step: step.name, underlying: cause), in: step.name)
                 break
@@ -42,6 +47,16 @@ public enum StepRunner {
             }
         }
         try errors.rethrow()
+    }
+}
+
+/// The process serving the attached image ended during a step: the step's own error (if any) is a
+/// consequence, quoted after the cause.
+public struct ImageServerDied: Error, CustomStringConvertible {
+    public let failure: String
+    public let stepError: Error?
+    public var description: String {
+        failure + (stepError.map { "; the step then failed with: \($0)" } ?? "; the step's writes are lost")
     }
 }
 

@@ -21,6 +21,18 @@ public struct SpawnOptions: Sendable {
     /// With `processNamespace`: mount that namespace's own /proc on /proc (inside `root`), so the command
     /// sees only its own processes.
     public var mountProc = false
+    /// With `processNamespace`: pivot_root(2) into `root` and detach the old root, instead of chroot(2), so
+    /// that nothing of the host's tree is left in the command's mount namespace.
+    public var pivotRoot = false
+    /// With `processNamespace`: a UTS namespace of its own with this host name.
+    public var hostname: String?
+    /// With `processNamespace`: an empty network namespace (loopback only, up).
+    public var newNetwork = false
+    /// With `processNamespace`: bound read-only (inside the new root) once /proc is mounted.
+    public var readOnlyPaths: [String] = []
+    /// With `processNamespace`: the command keeps only these capabilities (bit N = capability N), in every
+    /// set including the bounding set; nil keeps them all.
+    public var keepCapabilities: UInt64?
     /// With `processNamespace`: a binfmt_misc registration line for a user namespace of the child's own
     /// (identity-mapped) with a private binfmt_misc instance holding only this handler (see cnbd_spawn.h).
     public var binfmtRegistration: String?
@@ -60,15 +72,23 @@ public final class ChildProcess: Sendable {
             withCStringArray(env.map { "\($0.key)=\($0.value)" }) { envPointer in
                 withOptionalCString(options.root) { root in
                     withOptionalCString(options.directory) { directory in
-                        withOptionalCString(options.binfmtRegistration) { registration in
-                            var attr = cnbd_spawn_attr(
-                                root: root, directory: directory,
-                                stdin_fd: options.stdin, stdout_fd: options.stdout, stderr_fd: options.stderr,
-                                new_process_group: options.newProcessGroup ? 1 : 0,
-                                death_signal: options.deathSignal, unshare_flags: options.unshareFlags,
-                                process_namespace: options.processNamespace ? 1 : 0, mount_proc: options.mountProc ? 1 : 0,
-                                binfmt_register: registration)
-                            return cnbd_spawn(path, argvPointer, envPointer, &attr, &stage, &error)
+                        withOptionalCString(options.hostname) { hostname in
+                            withCStringArray(options.readOnlyPaths) { readOnlyPaths in
+                                withOptionalCString(options.binfmtRegistration) { registration in
+                                    var attr = cnbd_spawn_attr(
+                                        root: root, directory: directory,
+                                        stdin_fd: options.stdin, stdout_fd: options.stdout, stderr_fd: options.stderr,
+                                        new_process_group: options.newProcessGroup ? 1 : 0,
+                                        death_signal: options.deathSignal, unshare_flags: options.unshareFlags,
+                                        process_namespace: options.processNamespace ? 1 : 0, mount_proc: options.mountProc ? 1 : 0,
+                                        pivot_root: options.pivotRoot ? 1 : 0, hostname: hostname,
+                                        new_network: options.newNetwork ? 1 : 0, read_only_paths: readOnlyPaths,
+                                        limit_capabilities: options.keepCapabilities == nil ? 0 : 1,
+                                        keep_capabilities: options.keepCapabilities ?? 0,
+                                        binfmt_register: registration)
+                                    return cnbd_spawn(path, argvPointer, envPointer, &attr, &stage, &error)
+                                }
+                            }
                         }
                     }
                 }

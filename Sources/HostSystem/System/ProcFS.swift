@@ -53,6 +53,19 @@ public enum ProcFS {
     /// only within the boot that recorded them.
     public static var bootID: String? { readText("/proc/sys/kernel/random/boot_id") }
 
+    /// Where each thread of `pid` waits in the kernel: "tid state wchan" per thread (state from
+    /// /proc/PID/task/TID/stat, D = uninterruptible I/O wait), for saying why a process ignores a signal.
+    public static func kernelWaits(of pid: pid_t) -> String {
+        let tasks = (try? FileTree.entries("/proc/\(pid)/task")) ?? []
+        let lines = tasks.sorted().compactMap { tid -> String? in
+            guard let stat = readText("/proc/\(pid)/task/\(tid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
+            let state = stat[stat.index(after: close)...].split(separator: " ").first.map(String.init) ?? "?"
+            let wchan = readText("/proc/\(pid)/task/\(tid)/wchan") ?? "?"
+            return "\(tid) \(state) \(wchan.isEmpty || wchan == "0" ? "-" : wchan)"
+        }
+        return lines.isEmpty ? "(gone)" : lines.joined(separator: ", ")
+    }
+
     /// Every pid listed in /proc.
     public static func pids() -> [pid_t] {
         guard let dir = opendir("/proc") else { return [] }

@@ -12,6 +12,11 @@ public protocol AttachedImage: AnyObject {
     func flush() throws
     /// Releases every device and process of the attachment, flushing first. Safe to call twice.
     func detach() throws
+    /// nil while the process serving the disk (qemu-storage-daemon, qemu-nbd) runs, or when there is none;
+    /// once it has ended without being stopped, a sentence naming it, how it ended and its last output.
+    /// Reads and writes after that fail with errors that do not say why ("Read-only file system" once
+    /// ext4 gives up): the caller reports this instead.
+    var serverFailure: String? { get }
 }
 
 extension AttachedImage {

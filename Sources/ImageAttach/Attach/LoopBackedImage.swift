@@ -39,6 +39,8 @@ final class LoopBackedImage: AttachedImage, Sendable {
         self.ledger = ledger
     }
 
+    var serverFailure: String? { export?.failure }
+
     func blockDevice(number: Int, offset: UInt64, size: UInt64) throws -> String {
         try devices.withLock { devices in
             guard var current = devices else { throw AttachError("\(backingFile) was detached; no new devices for it") }

@@ -144,13 +144,33 @@ public final class QemuStorageDaemonExport: Sendable {
         return text.isEmpty ? "(no output)" : text
     }
 
+    /// Seconds `stop()` gives the daemon to flush and exit after SIGTERM.
+    static let stopGrace = 60.0
+
+    /// nil while the daemon runs (or once `stop()` began); after it ended by itself, how and its log.
+    public var failure: String? {
+        guard !stopped.load(ordering: .acquiring), let status = daemon.poll() else { return nil }
+        return "qemu-storage-daemon (pid \(daemon.pid)) serving \(image) died while the image was in use (\(status)): "
+            + Self.daemonLog(directory)
+    }
+
     /// Stops the daemon (SIGTERM: it flushes the image and unmounts), makes sure the FUSE mount is gone,
     /// removes the directory. Idempotent; every step runs and the first error is thrown.
     public func stop() throws {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         var errors = Teardown.Errors()
         errors.attempt("stop qemu-storage-daemon for \(image)") {
-            let status = daemon.terminate(grace: 60)
+            // Rarely (about one build in 60 under heavy load) the daemon has outlived the whole grace; where
+            // its threads wait then is the clue to why, so it is said before SIGKILL destroys it.
+            if daemon.poll() == nil {
+                daemon.signal(SIGTERM)
+                if daemon.wait(timeout: Self.stopGrace) == nil {
+                    Log.warning("qemu-storage-daemon (pid \(daemon.pid)) for \(image) did not exit within "
+                        + "\(Int(Self.stopGrace)) s of SIGTERM; killing it. Its threads (tid state wchan): "
+                        + ProcFS.kernelWaits(of: daemon.pid))
+                }
+            }
+            let status = daemon.terminate(grace: 0)
             if status != .exited(0) && status != .signaled(SIGTERM) {
                 throw AttachError("qemu-storage-daemon for \(image) ended with \(status): " + Self.daemonLog(directory))
             }

@@ -45,6 +45,7 @@ public final class IoctlNBDControl: NBDKernelControl {
         }
         do {
             try waitUntilServing(index: index, serving)
+            try waitForScanRequest(fd, request, index: index)
             // DO_IT asked for a partition scan on the next open: do that open now, and hold it.
             let holder = try FileDescriptor.open(node.path, request.readOnly ? O_RDONLY : O_RDWR)
             Log.debug("attached \(node.path) over ioctl (\(request.sockets.count) connection(s))")
@@ -80,6 +81,23 @@ public final class IoctlNBDControl: NBDKernelControl {
             return BlockSysfs.nbdAttached(index)
         }
         guard serving else { throw NBDKernelError.noDevice("/dev/nbd\(index) did not start serving within 5 s") }
+    }
+
+    /// sysfs shows the pid as soon as DO_IT started the device, but DO_IT sets the device's size and asks
+    /// for a partition scan (GD_NEED_PART_SCAN) a little later, still holding the config lock (Linux
+    /// nbd_start_device_ioctl). Opening the device before that leaves the scan pending: the next open (the
+    /// mount of a partition we added with BLKPG) runs it, and it drops and remakes the partitions under us.
+    /// Every nbd ioctl takes the config lock, so a no-op one (the flags we already set) returns only once
+    /// DO_IT let go of it; then the size must be the one we asked for.
+    private func waitForScanRequest(_ fd: FileDescriptor, _ request: NBDKernelRequest, index: Int) throws {
+        try fd.ioctl("NBD_SET_FLAGS", CNBD_NBD_SET_FLAGS, value: UInt(request.kernelFlags))
+        let sectors = String(request.size / 512)
+        let sized = Poll.until(seconds: 5, interval: 0.005) {
+            BlockSysfs.attribute("/sys/block/nbd\(index)/size") == sectors
+        }
+        guard sized else {
+            throw NBDKernelError.noDevice("/dev/nbd\(index) did not take its size (\(request.size) bytes) within 5 s")
+        }
     }
 
     /// DISCONNECT sends NBD_CMD_DISC; CLEAR_SOCK shuts the sockets down, so DO_IT returns even if the server

@@ -100,6 +100,8 @@ final class NBDAttachedImage: AttachedImage, Sendable {
 
     func flush() throws { try attachment.flush() }
 
+    var serverFailure: String? { server.failure }
+
     /// Kernel side first (partitions, flush, DISCONNECT), then the reader, then qemu-nbd (flushes the image on
     /// SIGTERM). Every step runs; the first error is thrown.
     func detach() throws {

@@ -1,6 +1,7 @@
 /// Kernel-nbd failures that need more than errno to explain.
 public enum NBDKernelError: Error, CustomStringConvertible, Equatable {
-    /// The generic-netlink family "nbd" does not exist.
+    /// The driver is absent (no /sys/module/nbd; over netlink: no generic-netlink family "nbd"). The
+    /// sentence is the same for netlink and ioctl, so it names neither.
     case driverNotLoaded
     /// The driver is loaded but has no device nodes to use with ioctls.
     case noDevice(String)
@@ -12,8 +13,8 @@ public enum NBDKernelError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .driverNotLoaded:
-            return "the kernel nbd driver is not loaded (no generic-netlink family \"nbd\"): run `modprobe nbd` "
-                + "where the module exists, or use attach \"fuse\""
+            return "the kernel nbd driver is not loaded: run `modprobe nbd` where the module exists, or use "
+                + "attach \"fuse\""
         case .noDevice(let detail): return "no usable nbd device: \(detail)"
         case .deviceBusy(let path):
             return "device \(path) is busy (another process has it attached or open): choose another "

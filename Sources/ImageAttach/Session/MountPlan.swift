@@ -36,9 +36,12 @@ public struct MountPlan: Sendable {
     /// The root rule's choice and its sentence.
     public let rootChoice: RootChoice
     public var tree: FilesystemTreeOptions
+    /// How commands in the mounted image are kept from the host.
+    public var isolation: ChrootIsolation
 
     public init(root: ImageFilesystem, rootChoice: RootChoice, tree: FilesystemTreeOptions = .init(),
-                chrootMounts: [ChrootMount] = ChrootMount.defaults) {
+                chrootMounts: [ChrootMount] = ChrootMount.defaults, isolation: ChrootIsolation = .standard) {
+        self.isolation = isolation
         filesystems = [root]
         self.rootChoice = rootChoice
         self.tree = tree

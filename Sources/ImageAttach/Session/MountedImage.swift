@@ -101,11 +101,12 @@ public final class MountedImage {
 
     /// Chooses what to mount: the root volume (`mountPartition`, 0 for the whole disk; nil for the root
     /// rule, which may mount candidates read-only to look inside: call it in the private mount namespace)
-    /// with `rootOptions`, how the rest of the tree is found (`tree`), then `chrootMounts`; makes the root's
-    /// block device. The plan's `rootChoice.explanation` says what was chosen and why.
+    /// with `rootOptions`, how the rest of the tree is found (`tree`), then `chrootMounts` (nil: the
+    /// defaults of `isolation`); makes the root's block device. The plan's `rootChoice.explanation` says
+    /// what was chosen and why.
     @discardableResult
     public func planMounts(mountPartition: Int?, rootOptions: [String] = [], tree: FilesystemTreeOptions = .init(),
-                           chrootMounts: [ChrootMount] = ChrootMount.defaults) throws -> MountPlan {
+                           chrootMounts: [ChrootMount]? = nil, isolation: ChrootIsolation = .standard) throws -> MountPlan {
         let layout = try self.layout ?? readLayout()
         try mapPartitions(layout)
         let lvm = logicalVolumeDevices()
@@ -117,7 +118,8 @@ public final class MountedImage {
         let device = try blockDevice(for: volume)
         let plan = MountPlan(root: .init(volume: volume, device: device, target: "/",
                                          options: choice.candidate.mountOptions + rootOptions),
-                             rootChoice: choice, tree: tree, chrootMounts: chrootMounts)
+                             rootChoice: choice, tree: tree, chrootMounts: chrootMounts ?? isolation.defaultMounts,
+                             isolation: isolation)
         self.plan = plan
         return plan
     }
@@ -195,7 +197,8 @@ public final class MountedImage {
         do {
             let root = plan.root
             let session = try ChrootSession(device: root.device, fstype: root.fstype, mountPath: mountPath,
-                                            mountOptions: root.options, readOnly: readOnly, chrootMounts: [])
+                                            mountOptions: root.options, readOnly: readOnly, chrootMounts: [],
+                                            isolation: plan.isolation)
             do {
                 if let volumes {
                     let tree = FilesystemTreeMount(session: session, volumes: volumes, root: plan.rootChoice.candidate,

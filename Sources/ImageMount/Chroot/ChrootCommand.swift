@@ -25,14 +25,18 @@ public struct ChrootCommand: Sendable {
     public let isolated: Bool
     /// With `isolated`: mount the namespace's own proc on /proc (the chroot mounts put one there).
     public let mountsProc: Bool
+    /// With `isolated`: strict mode and the network (see `ChrootIsolation`).
+    public let isolation: ChrootIsolation
     /// With `isolated`: run the image's programs through this emulator, registered in a binfmt_misc of the
     /// command's own user namespace (see `EmulationPlan`).
     public let emulation: BinfmtHandler?
 
-    public init(root: String, isolated: Bool = true, mountsProc: Bool = true, emulation: BinfmtHandler? = nil) {
+    public init(root: String, isolated: Bool = true, mountsProc: Bool = true, isolation: ChrootIsolation = .standard,
+                emulation: BinfmtHandler? = nil) {
         self.root = root
         self.isolated = isolated
         self.mountsProc = mountsProc
+        self.isolation = isolation
         self.emulation = emulation
     }
 
@@ -68,6 +72,7 @@ public struct ChrootCommand: Sendable {
         options.newProcessGroup = true
         options.processNamespace = isolated
         options.mountProc = isolated && mountsProc
+        if isolated { isolation.apply(to: &options, image: RootedPath(root: root)) }
         options.binfmtRegistration = isolated ? emulation?.registration : nil
         let child: ChildProcess
         do {

@@ -15,8 +15,12 @@ public final class ChrootSession: Sendable {
     public let mounts = MountStack()
     public let image: RootedPath
     private let createdMountPath: Bool
-    /// A proc is mounted at the image's /proc: each command gets its own PID namespace's proc there.
-    private let hasProc: Bool
+    /// A proc is mounted at the image's /proc: each command gets its own PID namespace's proc there. Set
+    /// when that mount is made, which may be after init (`mountChrootMounts`): without it, a command run
+    /// through `MountedImage` saw the host's processes in /proc.
+    private let hasProc = Mutex(false)
+    /// How commands are kept from the host; strict also mounts the image's filesystems `nodev`.
+    public let isolation: ChrootIsolation
     /// Set by `planEmulation`: how commands run the image's programs.
     private let emulationPlan = Mutex<EmulationPlan?>(nil)
 
@@ -24,18 +28,19 @@ public final class ChrootSession: Sendable {
     /// `mountOptions`, then `chrootMounts` inside it. On failure, whatever was mounted is unmounted again.
     public init(
         device: String, fstype: String, mountPath: String, mountOptions: [String] = [], readOnly: Bool = false,
-        chrootMounts: [ChrootMount] = ChrootMount.defaults
+        chrootMounts: [ChrootMount] = ChrootMount.defaults, isolation: ChrootIsolation = .standard
     ) throws {
         guard MountNamespace.isPrivate else { throw MountNamespaceError.notPrivate }
+        self.isolation = isolation
         self.device = device
         self.fstype = fstype
         self.mountPath = mountPath
         self.image = RootedPath(root: mountPath)
-        hasProc = chrootMounts.contains { $0.fstype == "proc" && $0.target == "/proc" }
         createdMountPath = try FileTree.makeDirectories(mountPath)
         do {
             var options = MountOptions(mountOptions)
             if readOnly { options.add("ro") }
+            if isolation.strict { options.add("nodev") }
             mounts.push(try Mount.mount(source: device, fstype: fstype, onHostPath: mountPath, options: options,
                                         isImageRoot: true))
             for entry in chrootMounts { try mountInside(entry) }
@@ -51,6 +56,8 @@ public final class ChrootSession: Sendable {
                                      readOnly: Bool = false) throws {
         var parsed = MountOptions(options)
         if readOnly { parsed.add("ro") }
+        // A device node the image ships must not open a host device.
+        if isolation.strict { parsed.add("nodev") }
         mounts.push(try Mount.mount(source: device, fstype: fstype, inside: image, at: target, options: parsed))
     }
 
@@ -67,6 +74,8 @@ public final class ChrootSession: Sendable {
         do {
             mounts.push(try Mount.mount(source: entry.source, fstype: entry.fstype, inside: image, at: entry.target,
                                         options: entry.mountOptions))
+            if entry == MinimalDev.mount { try MinimalDev.populate(image) }
+            if entry.fstype == "proc" && entry.target == "/proc" { hasProc.withLock { $0 = true } }
         } catch let error as SystemError where entry.isOptional {
             Log.debug("skipping \(entry.target): \(error)")
         }
@@ -84,15 +93,16 @@ public final class ChrootSession: Sendable {
     /// What `planEmulation` decided; nil before it ran (commands then run without emulation).
     public var emulation: EmulationPlan? { emulationPlan.withLock { $0 } }
 
-    /// Runs `/bin/sh -c command` in the chroot, in PID and mount namespaces of its own; see `ChrootCommand`.
+    /// Runs `/bin/sh -c command` in the chroot, in PID and mount namespaces of its own, isolated as
+    /// `isolation` says; see `ChrootCommand`.
     public func run(
         _ command: String, environment: [String: String]? = nil, wrapper: CommandWrapper = .identity,
         stdin: Int32 = -1, stdout: ChrootOutput, stderr: ChrootOutput, cancellation: Cancellation? = nil,
         onStart: ((ChildProcess) -> Void)? = nil
     ) throws -> ExitStatus {
-        try ChrootCommand(root: mountPath, mountsProc: hasProc, emulation: emulation?.handler).run(command, environment: environment, wrapper: wrapper, stdin: stdin,
-                                               stdout: stdout, stderr: stderr, cancellation: cancellation,
-                                               onStart: onStart)
+        try ChrootCommand(root: mountPath, mountsProc: hasProc.withLock { $0 }, isolation: isolation, emulation: emulation?.handler)
+            .run(command, environment: environment, wrapper: wrapper, stdin: stdin,
+                 stdout: stdout, stderr: stderr, cancellation: cancellation, onStart: onStart)
     }
 
     public var files: FileTransfer { FileTransfer(image: image) }

@@ -99,57 +99,57 @@ struct AttachCleanupTests {
     }
 
     @Test func cleanupLeavesALoopDeviceWithAnotherBackingFileAlone() throws {
-        let fixture = try AttachFixture()
-        let root = fixture.directory.file("runs")
-        let image = try Attacher.attach(AttachRequest(image: fixture.raw, format: .raw, mode: .loop), ledger: nil)
-        defer { try? image.detach() }
-        _ = try image.blockDevice(for: fixture.volume(of: image))
-        let device = try image.blockDevice(number: 0, offset: 0, size: image.disk.size)
-
-        // A dead owner whose record names our device with a different backing file: the device was reused.
-        let record = RunRecord(runID: "0123456789abcdef", ownerPID: 1, ownerStartTime: 1, startedAt: 0,
-                               mountNamespace: nil, entries: [
-                                   LedgerEntry(id: 1, state: .held, resource: .loop(
-                                       device: device, backingFile: "/elsewhere.img", offset: 0))])
-        let run = StaleRun(directory: "\(root)/\(record.runID)", record: record)
-        mkdir(root, 0o700)
-        mkdir(run.directory, 0o700)
-        try Command.check("touch", ["\(run.directory)/record.json"])
-        var lines: [String] = []
-        #expect(StaleRunCleaner { lines.append($0) }.clean(run))
-        #expect(LoopDeviceTable.entry(for: device)?.backingFile == fixture.raw)
-        #expect(lines == ["removed the record of run \(record.runID)"])
+        try withLiveWholeDiskLoop { fixture, root, device in
+            // A dead owner whose record names our device with a different backing file: the device was reused.
+            let run = try Self.staleRun(root: root, id: "0123456789abcdef",
+                                        .loop(device: device, backingFile: "/elsewhere.img", offset: 0))
+            var lines: [String] = []
+            #expect(StaleRunCleaner { lines.append($0) }.clean(run))
+            #expect(LoopDeviceTable.entry(for: device)?.backingFile == fixture.raw)
+            #expect(lines == ["removed the record of run \(run.record.runID)"])
+        }
     }
 
     /// The same file at the same offset on the same device, configured again since the record was written (by
     /// another run): the disk sequence tells, and cleanup leaves the live device alone.
     @Test func cleanupLeavesALoopDeviceConfiguredAgainAlone() throws {
+        try withLiveWholeDiskLoop { _, root, device in
+            let live = try #require(LoopDeviceTable.entry(for: device))
+            let sequence = try #require(LoopDeviceTable.diskSequence(of: device), "the kernel has no diskseq (Linux 5.15+)")
+            let run = try Self.staleRun(root: root, id: "0123456789abcdee",
+                                        .loop(device: device, backingFile: live.backingFile, offset: live.offset,
+                                              diskSequence: sequence - 1))
+            var lines: [String] = []
+            #expect(StaleRunCleaner(dryRun: true) { lines.append($0) }.clean(run))
+            #expect(lines == ["would remove the record of run \(run.record.runID)"])
+            lines = []
+            #expect(StaleRunCleaner { lines.append($0) }.clean(run))
+            #expect(LoopDeviceTable.entry(for: device) == live)
+            #expect(LoopDeviceTable.diskSequence(of: device) == sequence)
+            #expect(lines == ["removed the record of run \(run.record.runID)"])
+        }
+    }
+
+    /// A raw fixture attached by loop with its volume mapped; `body` gets the ledger root to use and the
+    /// whole-disk loop device, which stays attached until it returns.
+    private func withLiveWholeDiskLoop(_ body: (AttachFixture, String, String) throws -> Void) throws {
         let fixture = try AttachFixture()
-        let root = fixture.directory.file("runs")
         let image = try Attacher.attach(AttachRequest(image: fixture.raw, format: .raw, mode: .loop), ledger: nil)
         defer { try? image.detach() }
         _ = try image.blockDevice(for: fixture.volume(of: image))
         let device = try image.blockDevice(number: 0, offset: 0, size: image.disk.size)
-        let live = try #require(LoopDeviceTable.entry(for: device))
-        let sequence = try #require(LoopDeviceTable.diskSequence(of: device), "the kernel has no diskseq (Linux 5.15+)")
+        try body(fixture, fixture.directory.file("runs"), device)
+    }
 
-        let record = RunRecord(runID: "0123456789abcdee", ownerPID: 1, ownerStartTime: 1, startedAt: 0,
-                               mountNamespace: nil, entries: [
-                                   LedgerEntry(id: 1, state: .held, resource: .loop(
-                                       device: device, backingFile: live.backingFile, offset: live.offset,
-                                       diskSequence: sequence - 1))])
+    /// A dead owner's record holding `resource`, with its directory made under `root`.
+    private static func staleRun(root: String, id: String, _ resource: LedgerResource) throws -> StaleRun {
+        let record = RunRecord(runID: id, ownerPID: 1, ownerStartTime: 1, startedAt: 0, mountNamespace: nil,
+                               entries: [LedgerEntry(id: 1, state: .held, resource: resource)])
         let run = StaleRun(directory: "\(root)/\(record.runID)", record: record)
         mkdir(root, 0o700)
         mkdir(run.directory, 0o700)
         try Command.check("touch", ["\(run.directory)/record.json"])
-        var lines: [String] = []
-        #expect(StaleRunCleaner(dryRun: true) { lines.append($0) }.clean(run))
-        #expect(lines == ["would remove the record of run \(record.runID)"])
-        lines = []
-        #expect(StaleRunCleaner { lines.append($0) }.clean(run))
-        #expect(LoopDeviceTable.entry(for: device) == live)
-        #expect(LoopDeviceTable.diskSequence(of: device) == sequence)
-        #expect(lines == ["removed the record of run \(record.runID)"])
+        return run
     }
 }
 

@@ -3,12 +3,18 @@ import Glibc
 import NBDCore
 
 /// `qemu-chroot inspect IMAGE [--json]`: the image's format, partition table, partitions, filesystems and
-/// the default root, read only through our user-space NBD client from a read-only qemu-nbd.
+/// the default root, read only through our user-space NBD client from a read-only qemu-nbd; as root, also
+/// the root a build chooses by looking inside and the filesystem tree it mounts, from a read-only attach.
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Show an image's format, partitions, filesystems and which one would be mounted as root.",
-        discussion: "Reads the image read-only through qemu-nbd and a user-space NBD client: no loop or nbd device, no mount."
+        abstract: "Show an image's format, partitions, filesystems, its root and what a build would mount where.",
+        discussion: """
+            Reads the image read-only through qemu-nbd and a user-space NBD client. As root (and without \
+            --blocks-only) it also attaches the image read-only and mounts its filesystems read-only on private \
+            directories, to show the root a build chooses and the mount plan from the image's /etc/fstab; \
+            everything is released before it prints.
+            """
     )
 
     @Argument(help: "A QCOW2 or raw disk image.")
@@ -20,11 +26,27 @@ struct InspectCommand: ParsableCommand {
     @Flag(name: .customLong("allow-backing-file"), help: "Also read the backing files (and external data file) the image names.")
     var allowBackingFile = false
 
+    @Flag(name: .customLong("blocks-only"), help: "Read blocks only (fast, no attach, no mount): no mount plan.")
+    var blocksOnly = false
+
+    @OptionGroup var tree: FilesystemTreeFlags
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
         global.apply()
-        let report: InspectReport
+        var unavailable = InspectMounts.blocker(blocksOnly: blocksOnly)
+        let cancellation = Cancellation()
+        if unavailable == nil {
+            // Before any thread starts: the namespace must be the whole process's.
+            do {
+                try MountNamespace.enterPrivate()
+                SignalCancellation.install(cancellation)
+            } catch {
+                unavailable = "no private mount namespace (\(error))"
+            }
+        }
+        var report: InspectReport
         do {
             report = try InspectReport.read(image: image, allowBackingFile: allowBackingFile)
         } catch {
@@ -34,6 +56,18 @@ struct InspectCommand: ParsableCommand {
             StandardStream.error("qemu-chroot inspect: \(named)\n")
             throw ExitCode.failure
         }
+        if unavailable == nil {
+            do {
+                report.mounts = try InspectMounts.read(image: image, format: report.info.format, tree: tree.options,
+                                                       cancellation: cancellation)
+            } catch let error as CancelledError {
+                Log.error("\(error); everything was released")
+                throw ExitCode(130)
+            } catch {
+                unavailable = "\(error)".split(whereSeparator: \.isNewline).joined(separator: "; ")
+            }
+        }
+        report.mountPlanUnavailable = unavailable
         print(json ? report.json.rendered() : report.text)
     }
 }
@@ -46,10 +80,19 @@ struct InspectReport {
     let rootCandidates: RootCandidates?
     /// Why there are none (a damaged volume list), when `rootCandidates` is nil.
     let rootProblem: String?
+    /// The root chosen by looking inside and the mount plan, when the image could be attached.
+    var mounts: InspectMounts?
+    /// Why `mounts` is nil.
+    var mountPlanUnavailable: String?
 
-    /// The settled root or the first candidate, as a partition number (0 = whole disk); nil for an LV or none.
+    /// The root build and shell mount (when `mounts` is known), else the settled root or the first candidate.
+    var chosenRoot: RootCandidate? {
+        mounts?.rootChoice.candidate ?? rootCandidates?.settled?.candidate ?? rootCandidates?.candidates.first
+    }
+
+    /// `chosenRoot` as a partition number (0 = whole disk); nil for an LV or none.
     var root: Int? {
-        guard let volume = (rootCandidates?.settled?.candidate ?? rootCandidates?.candidates.first)?.volume else { return nil }
+        guard let volume = chosenRoot?.volume else { return nil }
         switch volume.source {
         case .wholeDisk, .partition: return volume.number
         case .logicalVolume: return nil
@@ -59,8 +102,7 @@ struct InspectReport {
     /// The architecture the root's DPS partition type names. Inspect reads blocks, not files: the ELF
     /// header of /bin/sh, which build and shell go by, is read once the root is mounted.
     var architecture: Architecture? {
-        let chosen = rootCandidates?.settled?.candidate ?? rootCandidates?.candidates.first
-        guard case .partition(let number) = chosen?.volume.source,
+        guard case .partition(let number) = chosenRoot?.volume.source,
               case .root(let architecture)? = layout.partitions.first(where: { $0.number == number })?.type.role else { return nil }
         return architecture
     }
@@ -86,9 +128,11 @@ struct InspectReport {
             // As build and shell see them: LVs of several segments only where device-mapper can join them.
             let volumes = try ImageVolumes.read(layout, disk: connection, mapsSegments: DeviceMapper.unavailableReason == nil)
             return InspectReport(info: info, layout: layout,
-                                 rootCandidates: try layout.rootCandidates(mountPartition: nil, volumes: volumes), rootProblem: nil)
+                                 rootCandidates: try layout.rootCandidates(mountPartition: nil, volumes: volumes), rootProblem: nil,
+                                 mounts: nil, mountPlanUnavailable: nil)
         } catch {
-            return InspectReport(info: info, layout: layout, rootCandidates: nil, rootProblem: "\(error)")
+            return InspectReport(info: info, layout: layout, rootCandidates: nil, rootProblem: "\(error)",
+                                 mounts: nil, mountPlanUnavailable: nil)
         }
     }
 }

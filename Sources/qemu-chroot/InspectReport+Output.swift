@@ -2,7 +2,7 @@ import NBDCore
 
 /// The two renderings of an inspect report: text for people, JSON (schema in docs/inspect.md) for programs.
 extension InspectReport {
-    static let schemaVersion = 2
+    static let schemaVersion = 3
 
     var json: JSONValue {
         var fields: [(String, JSONValue)] = [
@@ -22,23 +22,30 @@ extension InspectReport {
         fields.append(("architecture_source", .string(architectureSource)))
         fields.append(("whole_disk_filesystem", layout.wholeDiskFilesystem.map(filesystemJSON) ?? .null))
         fields.append(("partitions", .array(layout.partitions.map(partitionJSON))))
+        fields.append(("mount_plan", mounts.map { .array($0.planJSON) } ?? .null))
+        fields.append(("mount_plan_unavailable", mounts == nil ? .string(mountPlanUnavailable ?? "not computed") : .null))
+        fields.append(("mount_plan_notes", .array((mounts?.notes ?? []).map(JSONValue.string))))
         return .object(fields)
     }
 
-    /// The layout-level root choice: inspect reads blocks, not files, so a candidate is only confirmed
-    /// (or passed over) when build or shell mount it read-only and look inside.
+    /// The root: chosen as build and shell choose it (looking inside, read-only) when the image could be
+    /// attached, else the layout-level part of the rule, which only build or shell confirm.
     private var rootJSON: JSONValue {
         guard let rootCandidates else {
-            return .object([("volume", .null), ("partition", .null), ("subvolume", .null), ("settled", .bool(false)),
-                            ("reason", .string(rootProblem ?? "no root")), ("candidates", .array([]))])
+            return .object([("volume", mounts.map { .string($0.rootChoice.candidate.volume.description) } ?? .null),
+                            ("partition", root.map { .int(Int64($0)) } ?? .null),
+                            ("subvolume", mounts?.rootChoice.candidate.subvolume.map(JSONValue.string) ?? .null),
+                            ("settled", .bool(mounts != nil)), ("looked_inside", .bool(mounts != nil)),
+                            ("reason", .string(mounts?.rootChoice.explanation ?? rootProblem ?? "no root")),
+                            ("candidates", .array([]))])
         }
-        let chosen = rootCandidates.settled?.candidate ?? rootCandidates.candidates.first
         return .object([
-            ("volume", chosen.map { .string($0.volume.description) } ?? .null),
+            ("volume", chosenRoot.map { .string($0.volume.description) } ?? .null),
             ("partition", root.map { .int(Int64($0)) } ?? .null),
-            ("subvolume", chosen?.subvolume.map(JSONValue.string) ?? .null),
-            ("settled", .bool(rootCandidates.settled != nil)),
-            ("reason", .string(rootCandidates.layoutSummary)),
+            ("subvolume", chosenRoot?.subvolume.map(JSONValue.string) ?? .null),
+            ("settled", .bool(mounts != nil || rootCandidates.settled != nil)),
+            ("looked_inside", .bool(mounts != nil)),
+            ("reason", .string(mounts?.rootChoice.explanation ?? rootCandidates.layoutSummary)),
             ("candidates", .array(rootCandidates.candidates.map { .string($0.description) })),
         ])
     }
@@ -96,8 +103,13 @@ extension InspectReport {
                 lines.append("    filesystem: " + (p.filesystem.map(describe) ?? "none recognised"))
             }
         }
-        lines.append("root:   " + printable(rootCandidates?.layoutSummary ?? rootProblem ?? "none"))
+        lines.append("root:   " + printable(mounts?.rootChoice.explanation ?? rootCandidates?.layoutSummary ?? rootProblem ?? "none"))
         lines.append("architecture: \(architecture?.rawValue ?? "unknown") (\(architectureSource))")
+        if let mounts {
+            lines += mounts.planText.map(printable)
+        } else {
+            lines.append("mount plan: not shown (\(printable(mountPlanUnavailable ?? "not computed")))")
+        }
         return lines.joined(separator: "\n")
     }
 

@@ -23,14 +23,7 @@ struct ShellCommand: ParsableCommand {
     @Option(name: .long, help: "Partition number to mount as root (0 = the whole disk). Default: the root rule (docs/shell.md).")
     var partition: Int?
 
-    @Option(name: .customLong("skip-mount"), help: "A mount point of the image's fstab to leave out (repeatable), e.g. /boot/efi.")
-    var skipMounts: [String] = []
-
-    @Option(name: .customLong("image-mount"), help: "SPEC:PATH (repeatable): mount SPEC (a partition number, UUID=, LABEL=, /dev/vdaN…) at PATH instead of what /etc/fstab lists.")
-    var imageMounts: [String] = []
-
-    @Flag(name: .customLong("no-fstab-mounts"), help: "Mount the root only, not the filesystems its /etc/fstab lists.")
-    var noFstabMounts = false
+    @OptionGroup var tree: FilesystemTreeFlags
 
     @Option(name: .long, help: "How to attach: auto, nbd, nbd-ioctl, fuse or loop.")
     var attach: AttachMode = .auto
@@ -58,21 +51,6 @@ struct ShellCommand: ParsableCommand {
 
     @Argument(parsing: .postTerminator, help: "The command and its arguments (after --).")
     var command: [String] = []
-
-    mutating func validate() throws {
-        for (index, argument) in imageMounts.enumerated() where ImageMountRequest(argument: argument) == nil {
-            throw ValidationError("--image-mount #\(index + 1) \"\(argument)\" is not SPEC:PATH with an absolute PATH (e.g. 15:/boot/efi)")
-        }
-        if let path = skipMounts.first(where: { !$0.hasPrefix("/") }) {
-            throw ValidationError("--skip-mount \"\(path)\" is not an absolute mount point")
-        }
-    }
-
-    var filesystemTree: FilesystemTreeOptions {
-        FilesystemTreeOptions(skipMounts: skipMounts,
-                              imageMounts: imageMounts.isEmpty ? nil : imageMounts.compactMap(ImageMountRequest.init(argument:)),
-                              fstabMounts: !noFstabMounts)
-    }
 
     func run() throws {
         global.apply()
@@ -107,11 +85,7 @@ private struct ShellRun {
         if !chain.otherFiles.isEmpty { Log.info("--allow-backing-file: the disk also reads \(chain.otherFiles.joined(separator: ", "))") }
         let info = chain.source
         try checkCancelled()
-        let ledger: RunLedger?
-        do { ledger = try RunLedger() } catch {
-            Log.warning("no run record (\(error)); `qemu-chroot cleanup` cannot release this run's leftovers if it is killed")
-            ledger = nil
-        }
+        let ledger = RunLedger.startOrWarn()
         defer { ledger?.finish() }
         let request = AttachRequest(image: command.image, format: info.format, readOnly: command.readOnly,
                                     mode: command.attach)
@@ -135,7 +109,7 @@ private struct ShellRun {
         let root = try clock.measure("layout") { () throws -> MountPlan.ImageFilesystem in
             try image.readLayout().warnings.forEach { Log.warning($0) }
             let plan = try image.planMounts(mountPartition: command.partition, rootOptions: command.mountOptions,
-                                            tree: command.filesystemTree,
+                                            tree: command.tree.options,
                                             isolation: ChrootIsolation(strict: command.strict, network: !command.noNetwork))
             Log.info(plan.rootChoice.explanation)
             return plan.root

@@ -172,7 +172,7 @@ public final class MountedImage {
 
     /// A block device holding exactly `volume`: the attachment's own for a partition or the whole disk, one of
     /// `logicalVolumes` for an LVM logical volume.
-    private func blockDevice(for volume: Volume) throws -> String {
+    func blockDevice(for volume: Volume) throws -> String {
         guard case .logicalVolume = volume.source, let logicalVolumes, let volumes else {
             return try attached.blockDevice(for: volume)
         }

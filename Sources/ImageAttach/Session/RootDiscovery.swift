@@ -54,26 +54,18 @@ enum RootDiscovery {
 
     /// `verdict` nil when `candidate` holds a root's files, else what it lacks.
     private static func rootFiles(_ candidate: RootCandidate, device: String) throws -> (verdict: String?, hasProgram: Bool) {
-        let directory = try PrivateDirectory.make("qemu-chroot-root-probe")
-        defer { rmdir(directory) }
-        var options = MountOptions(candidate.mountOptions)
-        options.add("ro")
-        // Looking must not write: a dirty journal is left for the real mount to replay.
-        switch candidate.volume.mountType {
-        case "ext3", "ext4": options.add("noload")
-        case "xfs": options.add("norecovery")
-        default: break
+        try ReadOnlyLook.look(device: device, fstype: candidate.volume.mountType, options: candidate.mountOptions) { root in
+            func exists(_ path: String) -> Bool {
+                guard let fd = try? root.open(path, CNBD_O_PATH) else { return false }
+                try? fd.close()
+                return true
+            }
+            return verdict(hasConfig: exists("/etc/fstab") || exists("/usr/lib/os-release"),
+                           hasProgram: exists("/bin/sh") || exists("/sbin/init"))
         }
-        let live = try Mount.mount(source: device, fstype: candidate.volume.mountType, onHostPath: directory, options: options)
-        defer { try? Mount.unmount(live.target, flags: 0) }
-        let root = RootedPath(root: directory)
-        func exists(_ path: String) -> Bool {
-            guard let fd = try? root.open(path, CNBD_O_PATH) else { return false }
-            try? fd.close()
-            return true
-        }
-        let hasConfig = exists("/etc/fstab") || exists("/usr/lib/os-release")
-        let hasProgram = exists("/bin/sh") || exists("/sbin/init")
+    }
+
+    private static func verdict(hasConfig: Bool, hasProgram: Bool) -> (verdict: String?, hasProgram: Bool) {
         switch (hasConfig, hasProgram) {
         case (true, true): return (nil, true)
         case (false, false): return ("has no /etc/fstab or /usr/lib/os-release and no /bin/sh or /sbin/init", false)

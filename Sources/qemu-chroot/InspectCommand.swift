@@ -60,6 +60,8 @@ struct InspectCommand: ParsableCommand {
             do {
                 report.mounts = try InspectMounts.read(image: image, format: report.info.format, tree: tree.options,
                                                        cancellation: cancellation)
+                // A signal during the last step: released like any other run, and not a finished report.
+                if cancellation.isCancelled { throw CancelledError(cancellation.cancelReason) }
             } catch let error as CancelledError {
                 Log.error("\(error); everything was released")
                 throw ExitCode(130)

@@ -150,6 +150,34 @@ struct DistributionLayoutInspectTests {
         }
     }
 
+    /// SIGINT while the image is attached: everything is released and the status is 130, no report.
+    @Test(.timeLimit(.minutes(2)))
+    func anInterruptWhileAttachedReleasesEverything() throws {
+        let image = try DistributionLayout.fedora.make(in: work.path)
+        let before = try FileDigest.sha256(image)
+        let output = work.file("inspect.out")
+        let out = open(output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        defer { close(out) }
+        var options = SpawnOptions()
+        options.stdout = out
+        let child = try ChildProcess.spawn(CLI.binary, ["inspect", "--json", image], options: options)
+        // The export's daemon names the image: it runs only between the attach and the release.
+        let attached = Poll.until(seconds: 30, interval: 0.005) {
+            child.poll() != nil || ProcFS.pids().contains { pid in
+                let line = ProcFS.readText("/proc/\(pid)/cmdline") ?? ""
+                return line.contains("qemu-storage-daemon") && line.contains(image)
+            }
+        }
+        #expect(attached)
+        let stillRunning = child.poll() == nil
+        child.signal(SIGINT)
+        let status = try #require(child.wait(timeout: 60), "inspect did not end after SIGINT")
+        if stillRunning { #expect(status == .exited(130), "\(status)") }
+        #expect(try FileDigest.sha256(image) == before, "inspect changed the source image")
+        #expect(CLI.leftovers(under: work.path).isEmpty, "\(CLI.leftovers(under: work.path))")
+        if status == .exited(130) { #expect((ProcFS.readText(output) ?? "").isEmpty, "a report after the interrupt") }
+    }
+
     /// Without the attach (--blocks-only, or not root) the block-level report stays, with one line saying why.
     @Test func blocksOnlyAndNonRootSayWhyThePlanIsMissing() throws {
         let image = try DistributionLayout.rhel.make(in: work.path)

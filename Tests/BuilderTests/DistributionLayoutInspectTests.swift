@@ -118,7 +118,8 @@ struct DistributionLayoutInspectTests {
         #expect((rootOnly["mount_plan"] as? [Any])?.count == 1, "\(rootOnly["mount_plan"] ?? "nil")")
     }
 
-    /// A raw image goes through the loop backend: /boot is the XBOOTLDR partition, by LABEL.
+    /// A raw image goes through the loop backend (kernel nbd where the host has it): /boot is the XBOOTLDR
+    /// partition, by LABEL.
     @Test func ubuntuRawShowsTheXBOOTLDRBoot() throws {
         let raw = try DistributionLayout.raw(of: try DistributionLayout.ubuntu.make(in: work.path))
         let (report, text) = try inspect(raw)
@@ -126,7 +127,8 @@ struct DistributionLayoutInspectTests {
         let boot = try row(report, at: "/boot")
         #expect(boot["partition"] as? Int == 16 && boot["action"] as? String == "mount" && boot["spec"] as? String == "LABEL=BOOT")
         #expect(try row(report, at: "/boot/efi")["partition"] as? Int == 15)
-        #expect(text.contains("attached read-only through loop"), "\(text)")
+        let backend = NBDAvailability.probe().isAvailable ? "nbd" : "loop"
+        #expect(text.contains("attached read-only through \(backend)"), "\(text)")
     }
 
     @Test(.timeLimit(.minutes(3)), .enabled(if: LVMLayout.requirements == nil, "\(LVMLayout.requirements ?? "")"))
@@ -161,15 +163,15 @@ struct DistributionLayoutInspectTests {
         var options = SpawnOptions()
         options.stdout = out
         let child = try ChildProcess.spawn(CLI.binary, ["inspect", "--json", image], options: options)
-        // The export's daemon names the image: it runs only between the attach and the release.
-        let attached = Poll.until(seconds: 30, interval: 0.005) {
-            child.poll() != nil || ProcFS.pids().contains { pid in
-                let line = ProcFS.readText("/proc/\(pid)/cmdline") ?? ""
-                return line.contains("qemu-storage-daemon") && line.contains(image)
+        // Its run record holds a resource (server, device) only between the attach and the release, whatever the backend.
+        let attached = Poll.until(seconds: 120, interval: 0.005) {
+            child.poll() != nil || ((try? FileTree.entries(RunLedger.defaultRoot)) ?? []).contains { run in
+                let record = ProcFS.readText("\(RunLedger.defaultRoot)/\(run)/record.json") ?? ""
+                return record.contains("\"ownerPID\":\(child.pid),") && record.contains("\"state\":\"held\"")
             }
         }
-        #expect(attached)
         let stillRunning = child.poll() == nil
+        #expect(attached && stillRunning, "inspect ended before it held anything: \(child.poll().map { "\($0)" } ?? "running")")
         child.signal(SIGINT)
         let status = try #require(child.wait(timeout: 60), "inspect did not end after SIGINT")
         if stillRunning { #expect(status == .exited(130), "\(status)") }

@@ -34,7 +34,7 @@ struct InspectCommand: ParsableCommand {
             StandardStream.error("qemu-chroot inspect: \(named)\n")
             throw ExitCode.failure
         }
-        print(json ? report.json.rendered() : report.text)
+        print(json ? report.json.rendered(htmlSafe: false) : report.text)
     }
 }
 

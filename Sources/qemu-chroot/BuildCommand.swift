@@ -58,7 +58,7 @@ struct BuildCommand: ParsableCommand {
     /// Ends the run with `exit`: the JSON document first with --json, the error on stderr otherwise.
     private func finish(_ results: [BuildResult], exit: BuildExit, error: String? = nil) throws -> Never {
         if json {
-            StandardStream.output(BuildReport.json(results, exit: exit, error: error).rendered() + "\n")
+            StandardStream.output(BuildReport.json(results, exit: exit, error: error).rendered(htmlSafe: false) + "\n")
         }
         if let error { printError(error) }
         throw ExitCode(exit.rawValue)

@@ -9,8 +9,8 @@ enum BuildReport {
     }
 
     /// The document's fields, for commands (`customize`, `sysprep`) that add their own after them.
-    static func fields(_ results: [BuildResult], exit: BuildExit, error: String? = nil) -> [(String, JSONValue)] {
-        var fields: [(String, JSONValue)] = [("exit_code", .int(Int64(exit.rawValue))), ("outcome", .string(outcome(exit)))]
+    static func fields(_ results: [BuildResult], exit: BuildExit, error: String? = nil) -> [(key: String, value: JSONValue)] {
+        var fields: [(key: String, value: JSONValue)] = [("exit_code", .int(Int64(exit.rawValue))), ("outcome", .string(outcome(exit)))]
         if let error { fields.append(("error", .string(error))) }
         fields.append(("builds", .array(results.map(build))))
         return fields

@@ -58,7 +58,7 @@ enum CustomizeRun {
         let exit = BuildExit.invalidTemplate
         if json {
             StandardStream.output(JSONValue.object(BuildReport.fields([], exit: exit, error: "\(error)")
-                + [("command", .string(command))]).rendered() + "\n")
+                + [("command", .string(command))]).rendered(htmlSafe: false) + "\n")
         } else {
             StandardStream.error("qemu-chroot \(command): \(error)\n")
         }
@@ -74,7 +74,7 @@ enum CustomizeRun {
                     ("command", .string(request.name)), ("dry_run", .bool(true)),
                     ("plan", .array(lines.map(JSONValue.string))),
                     ("operations", operations(request)),
-                ]).rendered() + "\n")
+                ]).rendered(htmlSafe: false) + "\n")
             } else {
                 StandardStream.output(lines.joined(separator: "\n") + "\n")
             }
@@ -90,7 +90,7 @@ enum CustomizeRun {
         let result = Customize.run(request, output: output, cancellation: cancellation)
         let exit = BuildExit.of([result], cancelled: cancellation.isCancelled)
         if target.json {
-            StandardStream.output(json(result, request, randomPasswords, exit: exit).rendered() + "\n")
+            StandardStream.output(json(result, request, randomPasswords, exit: exit).rendered(htmlSafe: false) + "\n")
         } else {
             BuildSummary.print([result], output: output)
             if result.error == nil {

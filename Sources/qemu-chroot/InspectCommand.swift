@@ -70,7 +70,7 @@ struct InspectCommand: ParsableCommand {
             }
         }
         report.mountPlanUnavailable = unavailable
-        print(json ? report.json.rendered() : report.text)
+        print(json ? report.json.rendered(htmlSafe: false) : report.text)
     }
 }
 

@@ -1,3 +1,4 @@
+import Builder
 import NBDCore
 
 /// The two renderings of an inspect report: text for people, JSON (schema in docs/inspect.md) for programs.
@@ -5,7 +6,7 @@ extension InspectReport {
     static let schemaVersion = 3
 
     var json: JSONValue {
-        var fields: [(String, JSONValue)] = [
+        var fields: [(key: String, value: JSONValue)] = [
             ("schema_version", .int(Int64(InspectReport.schemaVersion))),
             ("image", .string(info.path)),
             ("format", .string(info.format.rawValue)),

@@ -88,17 +88,8 @@ extension BuildConcurrencyTests {
     @Test(.timeLimit(.minutes(2))) func killingTheBuildEndsItsProvisionersBackgroundProcesses() throws {
         let work = try TemporaryDirectory("builder-kill-children")
         let image = try CLI.sampleImage(in: work.path)
-        let marker = work.file("provisioning-started")
-        let template = try CLI.template(in: work.path, image: image, provisioners: #"""
-            [{"type": "shell-local", "inline": ["touch \#(marker)"]},
-             {"type": "shell", "inline": ["sleep 3021 & (sleep 3022 &); sleep 3023"]}]
-            """#)
-        let child = try CLI.startBuild(template, in: work.path, until: marker, seconds: 60)
-        #expect(HostPath.exists(marker), "the build never reached its provisioners")
-        _ = Poll.until(seconds: 10) { !hostProcesses(withArgument: "3023").isEmpty }
-        #expect(!hostProcesses(withArgument: "3021").isEmpty, "the provisioner's background sleep should be running")
-        child.signal(SIGKILL)
-        _ = child.wait()
+        try CLI.killBuild(in: work.path, image: image, command: "sleep 3021 & (sleep 3022 &); sleep 3023", once: "3023",
+                          seconds: 60)
         for argument in ["3021", "3022", "3023"] {
             #expect(hostProcesses(withArgument: argument).isEmpty, "sleep \(argument) outlived the killed build")
         }

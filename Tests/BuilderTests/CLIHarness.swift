@@ -1,6 +1,7 @@
 import Builder
 import Glibc
 import NBDCore
+import Testing
 import TestSupport
 
 /// Runs the built `qemu-chroot` binary as a child process: the CLI enters its own mount namespace, which
@@ -31,6 +32,26 @@ enum CLI {
         let child = try ChildProcess.spawn(binary, ["build", template], options: options)
         _ = Poll.until(seconds: seconds) { HostPath.exists(marker) || child.poll() != nil }
         return child
+    }
+
+    /// Builds `image` with a `shell` provisioner running `command` (after a shell-local one that marks the
+    /// start of provisioning) and kills the build with SIGKILL once a host process with argument `running`
+    /// shows, for the tests of what a killed build leaves behind. `seconds` bounds the wait for provisioning.
+    static func killBuild(in directory: String, image: String, name: String = "t.json", builder: String = "",
+                          command: String, once running: String, seconds: Double,
+                          sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let marker = "\(directory)/provisioning-started"
+        let template = try template(in: directory, name: name, image: image, builder: builder, provisioners: #"""
+            [{"type": "shell-local", "inline": ["touch \#(marker)"]},
+             {"type": "shell", "inline": ["\#(command)"]}]
+            """#)
+        let child = try startBuild(template, in: directory, until: marker, seconds: seconds)
+        #expect(HostPath.exists(marker), "the build never reached its provisioners", sourceLocation: sourceLocation)
+        _ = Poll.until(seconds: 30) { !hostProcesses(withArgument: running).isEmpty }
+        #expect(!hostProcesses(withArgument: running).isEmpty, "the provisioner's \(running) should be running",
+                sourceLocation: sourceLocation)
+        child.signal(SIGKILL)
+        _ = child.wait()
     }
 
     /// A busybox sample image in `directory`.

@@ -99,19 +99,9 @@ struct CrossArchitectureBuildTests {
     func killedArm64BuildLeavesTheHostsBinfmtAsItWas() throws {
         let before = try HostBinfmt.snapshot()
         let image = try sampleImage("arm64")
-        let marker = work.file("provisioning-started")
-        let template = try CLI.template(in: work.path, name: "kill.json", image: image, builder: #""output_directory": "killed""#,
-                                        provisioners: #"""
-            [{"type": "shell-local", "inline": ["touch \#(marker)"]},
-             {"type": "shell", "inline": ["sleep 3031"]}]
-            """#)
-        let child = try CLI.startBuild(template, in: work.path, until: marker, seconds: 120)
-        #expect(HostPath.exists(marker), "the build never reached its provisioners")
         // The emulated sleep shows on the host as qemu-aarch64-static running /bin/sleep 3031.
-        _ = Poll.until(seconds: 30) { !hostProcesses(withArgument: "3031").isEmpty }
-        #expect(!hostProcesses(withArgument: "3031").isEmpty, "the emulated sleep should be running")
-        child.signal(SIGKILL)
-        _ = child.wait()
+        try CLI.killBuild(in: work.path, image: image, name: "kill.json", builder: #""output_directory": "killed""#,
+                          command: "sleep 3031", once: "3031", seconds: 120)
         _ = Poll.until(seconds: 10) { hostProcesses(withArgument: "3031").isEmpty }
         #expect(hostProcesses(withArgument: "3031").isEmpty, "the emulated sleep outlived the killed build")
         expectSuccess(try CLI.run(["cleanup"], in: work.path))

@@ -4,16 +4,21 @@ import Synchronization
 
 /// A file server on 127.0.0.1 (an ephemeral port, nothing else listens) for the download tests: GET of a
 /// path in `files` answers 200 with its bytes, anything else 404. It records the paths requested, so a
-/// test can tell a cached source from a downloaded one. `stop()` (also on deinit) ends it.
+/// test can tell a cached source from a downloaded one. With `stallingAfter`, a body stops after that many
+/// bytes and the connection is held open until the client goes or the server stops: a download caught
+/// half-way. `stop()` (also on deinit) ends it.
 final class LoopbackHTTPServer: Sendable {
     let port: UInt16
     private let listener: Int32
     private let files: Mutex<[String: [UInt8]]>
+    private let stallAfter: Int?
+    private let stopping = Mutex(false)
     private let served = Mutex<[String]>([])
     private let thread = Mutex<HostThread?>(nil)
 
-    init(files: [String: [UInt8]]) throws {
+    init(files: [String: [UInt8]], stallingAfter stallAfter: Int? = nil) throws {
         self.files = Mutex(files)
+        self.stallAfter = stallAfter
         let fd = try syscall("socket") { socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -70,17 +75,29 @@ final class LoopbackHTTPServer: Sendable {
         let head = body == nil ? "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n"
             : "HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: \(body!.count)\r\n\r\n"
         let reply = Array(head.utf8) + (body ?? [])
+        let end = body == nil ? reply.count : min(reply.count, head.utf8.count + (stallAfter ?? reply.count))
         var done = 0
-        while done < reply.count {
-            let wrote = reply.withUnsafeBytes { send(client, $0.baseAddress! + done, reply.count - done, Int32(MSG_NOSIGNAL)) }
+        while done < end {
+            let wrote = reply.withUnsafeBytes { send(client, $0.baseAddress! + done, end - done, Int32(MSG_NOSIGNAL)) }
             if wrote <= 0 { return }
             done += wrote
+        }
+        if end < reply.count { holdUntilClosed(client) }
+    }
+
+    /// Until the client closes its end (read gives 0 or an error) or `stop()`; a tenth of a second per look.
+    private func holdUntilClosed(_ client: Int32) {
+        var byte: UInt8 = 0
+        while !stopping.withLock({ $0 }) {
+            var entry = pollfd(fd: client, events: Int16(POLLIN), revents: 0)
+            if poll(&entry, 1, 100) > 0, read(client, &byte, 1) <= 0 { return }
         }
     }
 
     /// shutdown(2) wakes the blocked accept, which then fails and ends the thread.
     func stop() {
         guard let running = thread.withLock({ $0.take() }) else { return }
+        stopping.withLock { $0 = true }
         shutdown(listener, Int32(SHUT_RDWR))
         running.join()
         close(listener)

@@ -6,8 +6,8 @@ import TestSupport
 
 /// The standalone post-processors (checksum, manifest, compress, shell-local) with Packer's keys and
 /// semantics, run on an image file the test makes (no build, no root).
-@Suite(.enabled(if: Host.missing(programs: ["tar", "gzip", "xz", "zip", "unzip", "md5sum", "sha256sum"]) == nil,
-                "\(Host.missing(programs: ["tar", "gzip", "xz", "zip", "unzip", "md5sum", "sha256sum"]) ?? "")"),
+@Suite(.enabled(if: Host.missing(programs: ["tar", "gzip", "xz", "lz4", "bzip2", "zip", "unzip", "md5sum", "sha256sum"]) == nil,
+                "\(Host.missing(programs: ["tar", "gzip", "xz", "lz4", "bzip2", "zip", "unzip", "md5sum", "sha256sum"]) ?? "")"),
        .timeLimit(.minutes(1)))
 struct PostProcessorTests {
     let work: TemporaryDirectory
@@ -83,14 +83,15 @@ struct PostProcessorTests {
         #expect(!HostPath.exists(manifest + ".lock"))
     }
 
-    @Test func compressOfOneFileIsTheFileCompressedAndDropsTheImage() throws {
-        let target = work.file("disk.raw.gz")
+    @Test(arguments: [("gz", "gzip"), ("lz4", "lz4"), ("bzip2", "bzip2")])
+    func compressOfOneFileIsTheFileCompressedAndDropsTheImage(suffix: String, program: String) throws {
+        let target = work.file("disk.raw.\(suffix)")
         let outcome = run(try definition(#"[{"type": "compress", "output": "\#(target)"}]"#))
         #expect(outcome.errors.isEmpty, "\(outcome.errors)")
         #expect(!outcome.keptBuildArtifact)
         #expect(!HostPath.exists(image))
         #expect(outcome.artifacts.map(\.files) == [[target]])
-        let unpacked = try Command.run("/bin/sh", ["-c", "gzip -dc '\(target)' | sha256sum"]).stdout.prefix(64)
+        let unpacked = try Command.run("/bin/sh", ["-c", "\(program) -dc '\(target)' | sha256sum"]).stdout.prefix(64)
         try writeBytes(work.file("expected"), content)
         #expect(unpacked == (try Command.run("sha256sum", [work.file("expected")]).stdout.prefix(64)))
     }

@@ -36,7 +36,12 @@ struct SourceFetchTests {
 
     func resolve(_ text: String, _ checksum: SourceChecksum?, run: String = "r1") throws -> String {
         let log = BuildLog(output: BuildOutput { _ in }, target: "t")
-        return try cache.resolve(try SourceImage(text), checksum: checksum, runID: run, log: log, cancellation: Cancellation()) { _ in }
+        // Next to the cache, as a build's is inside it: same filesystem, and the cache listing stays the cache's.
+        let partials = work.file("partial-\(run)")
+        return try cache.resolve(try SourceImage(text), checksum: checksum, log: log, cancellation: Cancellation()) {
+            _ = try FileTree.makeDirectories(partials)
+            return partials
+        }
     }
 
     func cacheEntries() -> [String] { ((try? FileTree.entries(cache.directory)) ?? []).sorted() }
@@ -69,6 +74,33 @@ struct SourceFetchTests {
         _ = try file("cache/sha256-\(digest)", [1, 2, 3])
         #expect(try bytes(try resolve("\(server.url)/disk.raw", .sha256(digest))) == content)
         #expect(server.requests.count == 2)
+    }
+
+    /// kill -9 of a build half-way through its download: the partial file is in the run's ledger (its
+    /// directory in the cache), so `qemu-chroot cleanup` leaves nothing of it in the cache.
+    @Test(.enabled(if: CLI.requirements == nil, "\(CLI.requirements ?? "")"))
+    func aDownloadCutByKill9IsRemovedByCleanup() throws {
+        let digest = try FileDigest.sha256(try file("disk.raw", content))
+        let server = try LoopbackHTTPServer(files: ["/disk.raw": content], stallingAfter: 100_000)
+        defer { server.stop() }
+        let template = try CLI.template(in: work.path, image: "\(server.url)/disk.raw",
+                                        builder: #""source_checksum": "sha256:\#(digest)", "cache_dir": "\#(cache.directory)""#)
+        let child = try CLI.spawn(CLI.binary, ["build", template], in: work.path)
+        func partialDownloads() -> [String] {
+            cacheEntries().filter { $0.hasPrefix(".partial-") }.map { "\(cache.directory)/\($0)/download" }
+        }
+        let stalled = Poll.until(seconds: 30) {
+            // curl's stdio buffer keeps the last few KiB of what it got until more comes.
+            partialDownloads().contains { ((try? FileTree.fileSize($0)) ?? 0) >= 50_000 } || child.poll() != nil
+        }
+        #expect(stalled && child.poll() == nil, "the build never got half-way through its download")
+        child.signal(SIGKILL)
+        _ = child.wait()
+        #expect(!partialDownloads().isEmpty, "kill -9 should leave the partial download for cleanup")
+        let cleanup = try CLI.run(["cleanup"], in: work.path)
+        #expect(cleanup.status.isSuccess, "\(cleanup.stdout)\(cleanup.stderr)")
+        #expect(cacheEntries().isEmpty)
+        #expect(CLI.leftovers(under: work.path).isEmpty)
     }
 
     @Test func anHTTPErrorIsAnError() throws {

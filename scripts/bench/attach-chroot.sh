@@ -4,18 +4,9 @@
 # in the same run: the same job done with the usual tools (losetup, mount, chroot, umount) on the raw image.
 # Writes docs/benchmarks/attach-chroot.md.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/lib.bash" attach-chroot
 RUNS=${RUNS:-15}
-BIN=${QEMU_CHROOT:-.build/release/qemu-chroot}
-[ -x "$BIN" ] || swift build -c release --product qemu-chroot
-OUT=docs/benchmarks/attach-chroot.md
-WORK=$(mktemp -d /tmp/qemu-chroot-bench.XXXXXX)
-LOOP=""
-cleanup() {
-  [ -n "$LOOP" ] && losetup -d "$LOOP" 2>/dev/null || true
-  rm -rf --one-file-system "$WORK"
-}
-trap cleanup EXIT
+OUT=$REPO/docs/benchmarks/attach-chroot.md
 
 # The image: busybox as /bin/sh on ext4 in GPT partition 1 (type Linux root x86-64).
 mkdir -p "$WORK"/seed/{bin,etc,root,proc,sys,dev,tmp}
@@ -27,8 +18,6 @@ sgdisk -n 1:2048:+60M -t 1:8304 "$WORK/disk.raw" >/dev/null
 dd if="$WORK/fs.img" of="$WORK/disk.raw" bs=1M seek=1 conv=notrunc status=none
 qemu-img convert -O qcow2 "$WORK/disk.raw" "$WORK/disk.qcow2"
 
-now() { date +%s.%N; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ms() { awk -v s="$1" 'BEGIN { printf "%.0f", s * 1000 }'; }
 
 PHASES="probe attach layout mount command unmount detach overhead"

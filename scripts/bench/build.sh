@@ -6,20 +6,9 @@
 # libguestfs-tools is installed here only (never in scripts/setup: it pulls in udev and systemd); the
 # appliance's kernel setup is in scripts/bench/guestfs-env.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-REPO=$PWD
-BIN=$REPO/.build/release/qemu-chroot
-[ -x "$BIN" ] || BIN=$REPO/.build/debug/qemu-chroot
-[ -x "$BIN" ] || { echo "build first: swift build -c release" >&2; exit 1; }
-BENCH=${BENCH_DIR:-$REPO/.build-bench/build}
+source "$(dirname "$0")/lib.bash" build
 RUNS=${RUNS:-3}
 OUT=docs/benchmarks/build.md
-rm -rf "$BENCH/work"
-mkdir -p "$BENCH/work" docs/benchmarks
-cd "$BENCH/work"
-
-now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 "$BIN" sample-image --size 256M base.qcow2 >/dev/null
 cat > t.json <<'JSON'

@@ -4,42 +4,32 @@
 # docs/benchmarks/cross-arch.md.
 #
 # The arm64 busybox-static comes from the host's apt sources with `apt-get download` under a temporary
-# configuration (own lists, cache and architecture under $BENCH): the host's apt and dpkg are not changed.
+# configuration (own lists, cache and architecture under $CACHE): the host's apt and dpkg are not changed.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-REPO=$PWD
-BIN=$REPO/.build/release/qemu-chroot
-[ -x "$BIN" ] || BIN=$REPO/.build/debug/qemu-chroot
-[ -x "$BIN" ] || { echo "build first: swift build -c release" >&2; exit 1; }
 command -v qemu-aarch64-static >/dev/null || { echo "needs qemu-user-static (scripts/setup)" >&2; exit 1; }
-BENCH=${BENCH_DIR:-$REPO/.build-bench/cross-arch}
+source "$(dirname "$0")/lib.bash" cross-arch
 RUNS=${RUNS:-3}
 OUT=docs/benchmarks/cross-arch.md
-rm -rf "$BENCH/work"
-mkdir -p "$BENCH/work" "$BENCH/apt/lists/partial" "$BENCH/apt/cache/archives/partial" docs/benchmarks
+mkdir -p "$CACHE/apt/lists/partial" "$CACHE/apt/cache/archives/partial"
 
-if [ ! -x "$BENCH/busybox-arm64" ]; then
-  APT=(-q -o APT::Architecture=arm64 -o APT::Architectures::=arm64 -o "Dir::State::Lists=$BENCH/apt/lists"
-       -o "Dir::Cache=$BENCH/apt/cache" -o Dir::State::status=/dev/null -o APT::Sandbox::User=root)
+if [ ! -x "$CACHE/busybox-arm64" ]; then
+  APT=(-q -o APT::Architecture=arm64 -o APT::Architectures::=arm64 -o "Dir::State::Lists=$CACHE/apt/lists"
+       -o "Dir::Cache=$CACHE/apt/cache" -o Dir::State::status=/dev/null -o APT::Sandbox::User=root)
   apt-get "${APT[@]}" update >/dev/null
-  (cd "$BENCH/apt" && rm -f busybox-static_*.deb && apt-get "${APT[@]}" download busybox-static >/dev/null)
-  rm -rf "$BENCH/apt/tree"; dpkg-deb -x "$BENCH"/apt/busybox-static_*.deb "$BENCH/apt/tree"
-  install -m 755 "$BENCH/apt/tree/bin/busybox" "$BENCH/busybox-arm64"
+  (cd "$CACHE/apt" && rm -f busybox-static_*.deb && apt-get "${APT[@]}" download busybox-static >/dev/null)
+  rm -rf "$CACHE/apt/tree"; dpkg-deb -x "$CACHE"/apt/busybox-static_*.deb "$CACHE/apt/tree"
+  install -m 755 "$CACHE/apt/tree/bin/busybox" "$CACHE/busybox-arm64"
 fi
 
-cd "$BENCH/work"
-now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
 "$BIN" sample-image --size 256M amd64.qcow2 >/dev/null
-"$BIN" sample-image --size 256M --busybox "$BENCH/busybox-arm64" arm64.qcow2 >/dev/null
+"$BIN" sample-image --size 256M --busybox "$CACHE/busybox-arm64" arm64.qcow2 >/dev/null
 # Shell work of the kind provisioners do: a loop in the shell, a checksum over files, an archive.
-WORK='i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; find / -xdev -type f | xargs md5sum > /sums; tar czf /etc.tgz /etc /bin 2>/dev/null; uname -m'
+JOB='i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; find / -xdev -type f | xargs md5sum > /sums; tar czf /etc.tgz /etc /bin 2>/dev/null; uname -m'
 for arch in amd64 arm64; do
   cat > "$arch.json" <<JSON
 {"builders": [{"type": "qemu-chroot", "name": "$arch", "source_image": "$arch.qcow2", "copy_files": [],
   "output_directory": "out-$arch"}],
- "provisioners": [{"type": "shell", "inline": ["$WORK"]}]}
+ "provisioners": [{"type": "shell", "inline": ["$JOB"]}]}
 JSON
 done
 

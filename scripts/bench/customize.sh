@@ -3,20 +3,9 @@
 # same sample image, by `qemu-chroot customize` and by `virt-customize` (libguestfs, which boots an
 # appliance VM; TCG here since KVM does not work), in one run. Writes docs/benchmarks/customize.md.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-REPO=$PWD
-BIN=$REPO/.build/release/qemu-chroot
-[ -x "$BIN" ] || BIN=$REPO/.build/debug/qemu-chroot
-[ -x "$BIN" ] || { echo "build first: swift build -c release" >&2; exit 1; }
-BENCH=${BENCH_DIR:-$REPO/.build-bench/customize}
+source "$(dirname "$0")/lib.bash" customize
 RUNS=${RUNS:-3}
 OUT=docs/benchmarks/customize.md
-rm -rf "$BENCH/work"
-mkdir -p "$BENCH/work" docs/benchmarks
-cd "$BENCH/work"
-
-now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 OPS=(--mkdir /opt/bench --write '/etc/motd:customized' --run-command 'echo hi > /opt/bench/x')
 
 "$BIN" sample-image --size 256M base.qcow2 >/dev/null

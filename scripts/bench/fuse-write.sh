@@ -5,14 +5,10 @@
 # FUSE export with qemu-storage-daemon's cache and AIO options, to show what each option changes.
 # Writes docs/benchmarks/fuse-write.md.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-REPO=$PWD
-BIN=${QEMU_CHROOT:-$REPO/.build/release/qemu-chroot}
-[ -x "$BIN" ] || { echo "build first: swift build -c release" >&2; exit 1; }
+source "$(dirname "$0")/lib.bash" fuse
 RUNS=${RUNS:-3}
 MB=${MB:-512}
 OUT=$REPO/docs/benchmarks/fuse-write.md
-source "$REPO/scripts/bench/lib.bash" fuse
 
 "$BIN" sample-image --size 1G disk.qcow2 > /dev/null
 qemu-img convert -O raw disk.qcow2 disk.raw

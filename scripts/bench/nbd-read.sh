@@ -3,22 +3,13 @@
 # reference client) and with our nbd-bench, 1 and 4 connections, in the same run; writes
 # docs/benchmarks/nbd-read.md. Needs a release build of nbd-bench (make bench builds it).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/lib.bash" nbd-read
 REPS=${REPS:-3}
-WORK=.build-bench/nbd-read
-BENCH=.build/release/nbd-bench
-OUT=docs/benchmarks/nbd-read.md
-
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+NBD_BENCH=$REPO/.build/release/nbd-bench
+OUT=$REPO/docs/benchmarks/nbd-read.md
 
 # A no-op when make bench built it already; its output only matters when it fails.
-if ! build_log=$(swift build -c release --product nbd-bench 2>&1); then echo "$build_log" >&2; exit 1; fi
-rm -rf "$WORK" && mkdir -p "$WORK"
+if ! build_log=$(cd "$REPO" && swift build -c release --product nbd-bench 2>&1); then echo "$build_log" >&2; exit 1; fi
 
 # 960 MiB of random data and a 64 MiB zero tail: mostly allocated, a little sparse, like a real disk.
 head -c 960M /dev/urandom > "$WORK/source.raw"
@@ -26,18 +17,20 @@ truncate -s 1G "$WORK/source.raw"
 qemu-img convert -f raw -O qcow2 "$WORK/source.raw" "$WORK/disk.qcow2"
 rm -f "$WORK/source.raw"
 
-socket="$PWD/$WORK/nbd.sock"
+socket="$WORK/nbd.sock"
 uri="nbd+unix:///?socket=$socket"
 qemu-nbd --format=qcow2 --read-only --shared=0 --persistent --socket="$socket" "$WORK/disk.qcow2" &
 server_pid=$!
+at_exit 'kill -TERM "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null'
 for _ in $(seq 200); do [ -S "$socket" ] && nbdinfo --size "$uri" >/dev/null 2>&1 && break; sleep 0.05; done
 
-# MiB/s of one run of "$@", timed from outside the process, the same way for both clients.
+# MiB/s of one run of "$@", timed from outside the process, the same way for both clients. It runs in $(...),
+# where set -e does not reach: a failed client must fail the assignment, not become a number.
 measure() {
   local start end
-  start=$(date +%s.%N)
-  "$@" >/dev/null
-  end=$(date +%s.%N)
+  start=$(now)
+  "$@" >/dev/null || { echo "nbd-read: $1 failed" >&2; return 1; }
+  end=$(now)
   awk -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", 1024 / (e - s) }'
 }
 
@@ -50,7 +43,7 @@ for rep in $(seq "$REPS"); do
       if [ $client = nbdcopy ]; then
         mibs=$(measure nbdcopy --connections=$conns "$uri" null:)
       else
-        mibs=$(measure "$BENCH" --socket "$socket" --connections $conns)
+        mibs=$(measure "$NBD_BENCH" --socket "$socket" --connections $conns)
       fi
       key="$client-$conns"
       runs[$key]="${runs[$key]:-}${runs[$key]:+, }$mibs"
@@ -59,7 +52,7 @@ for rep in $(seq "$REPS"); do
   done
 done
 
-ratio() { awk -v a="${best[ours-$1]}" -v b="${best[nbdcopy-$1]}" 'BEGIN { printf "%.0f", 100 * a / b }'; }
+percent() { awk -v a="${best[ours-$1]}" -v b="${best[nbdcopy-$1]}" 'BEGIN { printf "%.0f", 100 * a / b }'; }
 {
   echo "## NBD read: our client vs nbdcopy"
   echo
@@ -72,7 +65,7 @@ ratio() { awk -v a="${best[ours-$1]}" -v b="${best[nbdcopy-$1]}" 'BEGIN { printf
   echo "| connections | nbdcopy MiB/s | ours MiB/s | ours / nbdcopy | runs nbdcopy | runs ours |"
   echo "|---|---|---|---|---|---|"
   for conns in 1 4; do
-    echo "| $conns | ${best[nbdcopy-$conns]} | ${best[ours-$conns]} | $(ratio $conns)% | ${runs[nbdcopy-$conns]} | ${runs[ours-$conns]} |"
+    echo "| $conns | ${best[nbdcopy-$conns]} | ${best[ours-$conns]} | $(percent $conns)% | ${runs[nbdcopy-$conns]} | ${runs[ours-$conns]} |"
   done
   echo
   echo "Target: ours ≥ 80% of nbdcopy with one connection. Both clients are bound by the one qemu-nbd serving them"

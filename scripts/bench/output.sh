@@ -5,13 +5,9 @@
 # (`compression: true`, default zstd) against the seed's `qemu-img convert -c -O qcow2` and against other
 # qemu-img invocations on the same source. Writes docs/benchmarks/output.md.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-REPO=$PWD
-BIN=${QEMU_CHROOT:-$REPO/.build/release/qemu-chroot}
-[ -x "$BIN" ] || { echo "build first: swift build -c release" >&2; exit 1; }
+source "$(dirname "$0")/lib.bash" output
 RUNS=${RUNS:-3}
 OUT=$REPO/docs/benchmarks/output.md
-source "$REPO/scripts/bench/lib.bash" output
 elapsed() { local start; start=$(now); "$@" > /dev/null 2>&1; awk -v a="$start" -v b="$(now)" 'BEGIN { printf "%.2f\n", b - a }'; }
 # The seconds of phase $2 in build log $1 ("    bench: write output done in 1.23s").
 phase() { grep -o "$2 done in [0-9.]*" "$1" | tail -1 | awk '{ print $NF }'; }

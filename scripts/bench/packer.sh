@@ -4,26 +4,16 @@
 # The plugin is found through PACKER_PLUGIN_PATH and HOME points into the bench directory, so the
 # user's ~/.packer.d is never touched.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-REPO=$PWD
-pick() { [ -x "$REPO/.build/release/$1" ] && echo "$REPO/.build/release/$1" || echo "$REPO/.build/debug/$1"; }
-CLI=$(pick qemu-chroot)
-PLUGIN=$(pick packer-plugin-qemu-chroot)
-[ -x "$CLI" ] && [ -x "$PLUGIN" ] || { echo "build first: swift build -c release" >&2; exit 1; }
 command -v packer >/dev/null || { echo "packer not installed (scripts/setup installs Debian's packer)" >&2; exit 1; }
-BENCH=${BENCH_DIR:-$REPO/.build-bench/packer}
+source "$(dirname "$0")/lib.bash" packer
+PLUGIN=$(bench_binary packer-plugin-qemu-chroot)
 RUNS=${RUNS:-3}
 OUT=docs/benchmarks/packer.md
-rm -rf "$BENCH/work"
-mkdir -p "$BENCH/work/plugins" "$BENCH/work/home" docs/benchmarks
-cd "$BENCH/work"
+mkdir -p plugins home
 cp "$PLUGIN" plugins/packer-builder-qemu-chroot
 export PACKER_PLUGIN_PATH=$PWD/plugins HOME=$PWD/home PACKER_CONFIG_DIR=$PWD/home CHECKPOINT_DISABLE=1
 
-now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-"$CLI" sample-image --size 256M base.qcow2 >/dev/null
+"$BIN" sample-image --size 256M base.qcow2 >/dev/null
 cat > t.json <<'JSON'
 {"builders": [{"type": "qemu-chroot", "name": "bench", "source_image": "base.qcow2", "copy_files": [],
                "output_directory": "out", "image_name": "image.qcow2"}],
@@ -44,7 +34,7 @@ run() { # $1 = label, rest = command
   median < "$label.times"
 }
 PACKER=$(run packer packer build -force t.json)
-OURS=$(run cli "$CLI" build -force t.json)
+OURS=$(run cli "$BIN" build -force t.json)
 OVERHEAD=$(awk -v a="$OURS" -v b="$PACKER" 'BEGIN {print b - a}')
 
 cd "$REPO"

@@ -6,13 +6,9 @@
 # almost nothing. Release minus that sync is what release costs beyond writing the data.
 # Writes docs/benchmarks/release.md.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-REPO=$PWD
-BIN=${QEMU_CHROOT:-$REPO/.build/release/qemu-chroot}
-[ -x "$BIN" ] || { echo "build first: swift build -c release" >&2; exit 1; }
+source "$(dirname "$0")/lib.bash" release
 MIB=${MIB:-1536}
 OUT=$REPO/docs/benchmarks/release.md
-source "$REPO/scripts/bench/lib.bash" release
 # Seconds of phase $2 in the -json report $1.
 phase() { python3 -c 'import json,sys; b=json.load(open(sys.argv[1]))["builds"][0]
 print("%.2f" % (next(p["milliseconds"] for p in b["phases"] if p["name"] == sys.argv[2]) / 1000))' "$1" "$2"; }

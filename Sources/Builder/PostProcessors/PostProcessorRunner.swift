@@ -85,7 +85,7 @@ enum PostProcessorRunner {
         let document = JSONValue.object([("builds", .array(builds)), ("last_run_uuid", .string(environment.runUUID))])
         let fd = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o664)
         defer { try? fd.close() }
-        try fd.writeAll(Array(document.rendered().utf8))
+        try fd.writeAll(Array(document.rendered(htmlSafe: true).utf8))
     }
 
     /// Writes the archive `output` names, in the format its extension chooses (CompressConfig.detect).

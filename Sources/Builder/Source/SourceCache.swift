@@ -4,8 +4,9 @@ import NBDCore
 /// The download cache (`cache_dir`, default ~/.cache/qemu-chroot). A download is named by its SHA-256
 /// (`sha256-HEX[.xz]`) and a decompressed image by the SHA-256 of the compressed file it came from
 /// (`sha256-HEX.decompressed`), so a later build with the same checksum reuses them. Files get their final
-/// name only once complete (and, for downloads, verified): they are written under a run-private partial
-/// name and renamed, so the cache never holds half a file and concurrent builds never write the same file.
+/// name only once complete (and, for downloads, verified): they are written in a run-private directory in
+/// the cache (same filesystem, so the rename is atomic) and renamed, so the cache never holds half a file
+/// and concurrent builds never write the same file.
 public struct SourceCache: Sendable {
     public let directory: String
 
@@ -17,12 +18,14 @@ public struct SourceCache: Sendable {
     }
 
     /// The file the build reads for `source`: the local path itself, or the verified download and/or the
-    /// decompressed image in the cache. `track` is told each partial file before it is written, so the
-    /// caller can remove it if the build stops half-way. A checksum mismatch throws before anything is built.
-    func resolve(_ source: SourceImage, checksum: SourceChecksum?, runID: String, log: BuildLog,
-                 cancellation: Cancellation, track: (String) -> Void) throws -> String {
+    /// decompressed image in the cache. `partials` gives the run-private directory (in `directory`) that
+    /// partial files are written in, made on the first call; the caller owns it and removes it (a build
+    /// records it in the run ledger, so `cleanup` removes it after a kill -9). A checksum mismatch throws
+    /// before anything is built.
+    func resolve(_ source: SourceImage, checksum: SourceChecksum?, log: BuildLog, cancellation: Cancellation,
+                 partials: () throws -> String) throws -> String {
         _ = try FileTree.makeDirectories(directory)
-        let expected = try checksum.map { try expectedDigest($0, for: source, runID: runID, cancellation: cancellation, track: track) }
+        let expected = try checksum.map { try expectedDigest($0, for: source, cancellation: cancellation, partials: partials) }
         var file: String
         if source.isURL {
             guard let expected else {
@@ -32,9 +35,7 @@ public struct SourceCache: Sendable {
             if HostPath.isReadableFile(file), try FileDigest.sha256(file) == expected {
                 log.say("using the cached download of \(source.text)")
             } else {
-                let partial = "\(directory)/.partial-\(runID)-download"
-                track(partial)
-                track(partial + ".headers")
+                let partial = "\(try partials())/download"
                 log.say("downloading \(source.text) into \(directory)")
                 try download(source.text, to: partial, cancellation: cancellation, progress: log)
                 let actual = try FileDigest.sha256(partial)
@@ -59,8 +60,7 @@ public struct SourceCache: Sendable {
             log.say("using the cached decompressed image of \(source.fileName)")
             return decompressed
         }
-        let partial = "\(directory)/.partial-\(runID)-decompress"
-        track(partial)
+        let partial = "\(try partials())/decompress"
         log.say("decompressing \(source.fileName) (\(compression.rawValue)) into \(directory)")
         let output = try FileDescriptor.open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o644)
         let input: FileDescriptor
@@ -99,16 +99,15 @@ public struct SourceCache: Sendable {
 
     /// The digest `checksum` expects for `source`: its own, or the entry for the source's file name in the
     /// checksum file it names (downloaded when it is a URL).
-    private func expectedDigest(_ checksum: SourceChecksum, for source: SourceImage, runID: String,
-                                cancellation: Cancellation, track: (String) -> Void) throws -> String {
+    private func expectedDigest(_ checksum: SourceChecksum, for source: SourceImage, cancellation: Cancellation,
+                                partials: () throws -> String) throws -> String {
         switch checksum {
         case .sha256(let digest): return digest
         case .file(let location):
             var path = location
             let isURL = (try? SourceImage(location))?.isURL ?? false
             if isURL {
-                path = "\(directory)/.partial-\(runID)-checksums"
-                track(path)
+                path = "\(try partials())/checksums"
             }
             defer { if isURL { unlink(path) } }
             if isURL { try download(location, to: path, cancellation: cancellation) }

@@ -40,6 +40,9 @@ public final class BuildState {
     public var mountPath: String { image?.mountPath ?? "" }
     /// mount: the mounted image, where provisioners run.
     public var session: ChrootSession? { image?.session }
+    /// attach: the attached disk's size, the overlay's virtual size (disk_size included); write output's
+    /// progress total, kept here because the image is released before the output is written.
+    public var attachedSize: UInt64 = 0
     /// write output: set once the output file is in place.
     public var outputPath: String?
     public var succeeded = false

@@ -15,6 +15,7 @@ final class StepAttach: Step {
         request.scratch = state.overlayIsScratch
         let image = try MountedImage(attaching: request, ledger: state.ledger)
         state.image = image
+        state.attachedSize = image.attached.disk.size
         state.output.debug("attached with \(image.attached.mode.rawValue)")
         try image.readLayout()
         if config.diskSize != nil {

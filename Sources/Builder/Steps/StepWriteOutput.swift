@@ -16,7 +16,7 @@ final class StepWriteOutput: Step {
         let compression = config.compression ? config.compressionType : nil
         state.output.debug("qemu-img convert to \(config.format.rawValue)" + (compression.map { ", compressed with \($0.rawValue)" } ?? ", uncompressed"))
         let meter = ProgressMeter(compression == nil ? "writing output" : "writing compressed output",
-                                  total: try ImageProbe.probe(path: state.overlayPath).virtualSize, log: state.output)
+                                  total: state.attachedSize, log: state.output)
         try QemuImg.convert(state.overlayPath, to: partial, format: config.format, compression: compression,
                             options: config.convertArguments, cancellation: state.cancellation) { meter.update(fraction: $0) }
         meter.finish()

@@ -8,9 +8,16 @@ enum WorkDirectory {
     /// Makes it in `parent`, sets `state.workDirectory`, and returns its ledger entry.
     static func make(in parent: String, _ state: BuildState) throws -> Int? {
         let work = "\(parent)/.qemu-chroot-work-\(state.runID)"
-        let entry = try state.ledger?.intend(.workDirectory(path: work))
-        try syscall("mkdir", path: work) { mkdir(work, 0o700) }
+        let entry = try make(work, ledger: state.ledger)
         state.workDirectory = work
+        return entry
+    }
+
+    /// Makes the run-private directory `path` (the work directory, the source cache's partial files),
+    /// recorded in `ledger` first so a kill -9 between the two leaves nothing `cleanup` does not know.
+    static func make(_ path: String, ledger: RunLedger?) throws -> Int? {
+        let entry = try ledger?.intend(.workDirectory(path: path))
+        try syscall("mkdir", path: path) { mkdir(path, 0o700) }
         return entry
     }
 

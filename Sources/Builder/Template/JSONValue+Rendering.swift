@@ -1,27 +1,32 @@
 extension JSONValue {
-    /// Pretty-printed with two-space indentation, as Go's json.MarshalIndent(v, "", "  ") writes it (the
-    /// manifest post-processor's file); whole numbers without a fraction.
-    public func rendered(indent: String = "") -> String {
+    /// Pretty-printed with two-space indentation, as Go's json.MarshalIndent(v, "", "  ") writes it; whole
+    /// numbers without a fraction. `htmlSafe` as in `quoted`: the manifest wants Go's bytes, the CLI's
+    /// reports the readable text.
+    public func rendered(htmlSafe: Bool, indent: String = "") -> String {
         let inner = indent + "  "
         switch self {
         case .null: return "null"
         case .bool(let value): return value ? "true" : "false"
         case .number(let value):
             return value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
-        case .string(let value): return Self.quoted(value)
+        case .int(let value): return String(value)
+        case .uint(let value): return String(value)
+        case .string(let value): return Self.quoted(value, htmlSafe: htmlSafe)
         case .array(let items):
             if items.isEmpty { return "[]" }
-            return "[\n" + items.map { inner + $0.rendered(indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
+            return "[\n" + items.map { inner + $0.rendered(htmlSafe: htmlSafe, indent: inner) }.joined(separator: ",\n")
+                + "\n\(indent)]"
         case .object(let members):
             if members.isEmpty { return "{}" }
-            return "{\n" + members.map { "\(inner)\(Self.quoted($0.key)): \($0.value.rendered(indent: inner))" }
-                .joined(separator: ",\n") + "\n\(indent)}"
+            return "{\n" + members.map {
+                "\(inner)\(Self.quoted($0.key, htmlSafe: htmlSafe)): \($0.value.rendered(htmlSafe: htmlSafe, indent: inner))"
+            }.joined(separator: ",\n") + "\n\(indent)}"
         }
     }
 
     /// A JSON string literal. `htmlSafe` also escapes `<`, `>`, `&`, U+2028 and U+2029, as Go's
     /// encoding/json does (the manifest matches Packer's bytes).
-    public static func quoted(_ text: String, htmlSafe: Bool = true) -> String {
+    public static func quoted(_ text: String, htmlSafe: Bool) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

@@ -1,3 +1,4 @@
+import Builder
 import NBDCore
 
 /// The mount plan as `inspect` prints it: the root first (from the root rule), then each entry of the

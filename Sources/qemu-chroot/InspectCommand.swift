@@ -101,18 +101,28 @@ struct InspectReport {
         }
     }
 
-    /// The architecture the root's DPS partition type names. Inspect reads blocks, not files: the ELF
-    /// header of /bin/sh, which build and shell go by, is read once the root is mounted.
+    /// The image's architecture: from the root's /bin/sh (else /sbin/init) ELF header when the image could be
+    /// attached and the header read, as build and shell decide it; else the one the root's DPS partition type
+    /// names (blocks only).
     var architecture: Architecture? {
-        guard case .partition(let number) = chosenRoot?.volume.source,
-              case .root(let architecture)? = layout.partitions.first(where: { $0.number == number })?.type.role else { return nil }
-        return architecture
+        if let elf = mounts?.architecture.architecture { return elf }
+        return partitionTypeArchitecture
     }
 
     var architectureSource: String {
-        architecture == nil
+        if let found = mounts?.architecture, found.architecture != nil {
+            return "the ELF header of \(found.evidence)" + (found.osName.map { "; the image says \($0)" } ?? "")
+        }
+        let noELF = mounts.map { "no ELF header read (\($0.architecture.evidence)); " } ?? ""
+        return noELF + (partitionTypeArchitecture == nil
             ? "the root's partition type names none; build and shell read /bin/sh's ELF header"
-            : "the root's DPS partition type; build and shell confirm it from /bin/sh's ELF header"
+            : "the root's DPS partition type; build and shell confirm it from /bin/sh's ELF header")
+    }
+
+    private var partitionTypeArchitecture: Architecture? {
+        guard case .partition(let number) = chosenRoot?.volume.source,
+              case .root(let architecture)? = layout.partitions.first(where: { $0.number == number })?.type.role else { return nil }
+        return architecture
     }
 
     /// Probes the header, serves the image read-only with its format stated explicitly, reads the layout.

@@ -11,6 +11,8 @@ struct InspectMounts {
     /// How the image was attached (nbd, fuse, loop).
     let attachMode: AttachMode
     let tree: FilesystemTreePlan
+    /// The root's architecture from its /bin/sh (or /sbin/init) ELF header, as build and shell decide it.
+    let architecture: ImageArchitecture
     /// What attaching said (a partition without a device…), in the report's voice.
     let messages: [MountMessage]
 
@@ -38,8 +40,9 @@ struct InspectMounts {
             let plan = try mounted.planMounts(mountPartition: nil, tree: tree)
             try checkCancelled()
             let preview = try mounted.previewTree()
+            let architecture = try mounted.previewArchitecture()
             result = .success(InspectMounts(rootChoice: plan.rootChoice, root: plan.root, attachMode: mounted.attached.mode,
-                                            tree: preview, messages: mounted.mountMessages))
+                                            tree: preview, architecture: architecture, messages: mounted.mountMessages))
         } catch {
             result = .failure(error)
         }

@@ -128,6 +128,23 @@ struct CrossArchitectureBuildTests {
         #expect(doctor.stdout.contains("ok    private binfmt_misc"), "\(doctor.stdout)")
         #expect(doctor.stdout.contains("emulate arm64: /usr/bin/qemu-aarch64-static"), "\(doctor.stdout)")
     }
+
+    /// A root typed plain "Linux filesystem" names no architecture: attached, inspect reads it from /bin/sh's
+    /// ELF header as build does; blocks only, it cannot tell.
+    @Test(.timeLimit(.minutes(10)))
+    func inspectReadsTheArchitectureFromTheELFHeaderWhenThePartitionTypeNamesNone() throws {
+        let busybox = try ForeignBusybox.program(for: "arm64")
+        let image = try CLI.sampleImage(in: work.path, name: "arm64.raw", extra: ["--format", "raw", "--busybox", busybox])
+        try Command.check("sgdisk", ["--typecode=1:8300", image])
+        let attached = try CLI.run(["inspect", "--json", image], in: work.path)
+        expectSuccess(attached)
+        #expect(attached.stdout.contains(#""architecture": "arm64""#), "\(attached.stdout)")
+        #expect(attached.stdout.contains("the ELF header of /bin/sh -> /bin/busybox"), "\(attached.stdout)")
+        let blocks = try CLI.run(["inspect", "--json", "--blocks-only", image], in: work.path)
+        expectSuccess(blocks)
+        #expect(blocks.stdout.contains(#""architecture": null"#), "\(blocks.stdout)")
+        #expect(CLI.leftovers(under: work.path).isEmpty)
+    }
 }
 
 enum CrossArchitecture {

@@ -1,6 +1,7 @@
 import Glibc
 import HostSystem
 import ImageLayout
+import ImageMount
 
 extension MountedImage {
     /// The filesystem tree `mount` would mount below the planned root, without mounting it (`inspect`): the
@@ -27,5 +28,16 @@ extension MountedImage {
             }
         }
         return tree
+    }
+
+    /// The planned root's architecture as build and shell read it (the ELF header of /bin/sh, else
+    /// /sbin/init, inside the image), from the root mounted read-only just long enough to read it. A /bin/sh
+    /// that points into a separate /usr cannot be followed here and says so in the evidence.
+    public func previewArchitecture() throws -> ImageArchitecture {
+        guard let plan else { throw AttachError("cannot read the image's architecture: no mount plan yet (call planMounts first)") }
+        let root = plan.root
+        return try ReadOnlyLook.look(device: root.device, fstype: root.fstype, options: root.options) { image in
+            ImageArchitecture.detect(in: image)
+        }
     }
 }

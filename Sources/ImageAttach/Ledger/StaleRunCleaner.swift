@@ -109,7 +109,14 @@ public struct StaleRunCleaner {
         for case .workDirectory(let path) in resources where failures == 0 && access(path, F_OK) == 0 {
             step("work directory \(path)") { try FileTree.removeAll(path) }
         }
-        for case .createdOutputDirectory(let path) in resources where failures == 0 && access(path, F_OK) == 0 {
+        for case .createdOutputDirectory(let path, let identity) in resources where failures == 0 && access(path, F_OK) == 0 {
+            // After the kill, the run's directory may have been removed and another made at its path.
+            let notTheRuns = identity.map { $0.matches(path) ? nil : "it is not the directory the run made (\($0))" }
+                ?? "the run was killed before it recorded which directory it made"
+            if let notTheRuns {
+                report("\(dryRun ? "would keep" : "kept") output directory \(path): \(notTheRuns)")
+                continue
+            }
             if !dryRun, (try? FileTree.entries(path))?.isEmpty == false {
                 report("kept output directory \(path): it holds files the run did not leave as work files")
                 continue

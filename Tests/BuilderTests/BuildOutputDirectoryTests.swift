@@ -49,8 +49,9 @@ struct BuildOutputDirectoryTests {
         #expect(try FileTree.entries(work.file("output-test")) == ["packer-test.qcow2"])
     }
 
-    @Test(.timeLimit(.minutes(3))) func aKilledBuildLeavesOnlyWhatCleanupReleases() throws {
-        let work = try TemporaryDirectory("builder-kill9")
+    /// Builds the sample image in `work` and kills the build with SIGKILL while its provisioner sleeps (with a
+    /// background child); returns the image and the output directory.
+    func killedBuild(in work: TemporaryDirectory) throws -> (image: String, outputDirectory: String) {
         let image = try CLI.sampleImage(in: work.path)
         let marker = work.file("provisioning-started")
         let template = try CLI.template(in: work.path, image: image, provisioners: #"""
@@ -62,7 +63,12 @@ struct BuildOutputDirectoryTests {
         usleep(500_000)
         child.signal(SIGKILL)
         _ = child.wait()
-        let outputDirectory = work.file("output-test")
+        return (image, work.file("output-test"))
+    }
+
+    @Test(.timeLimit(.minutes(3))) func aKilledBuildLeavesOnlyWhatCleanupReleases() throws {
+        let work = try TemporaryDirectory("builder-kill9")
+        let (image, outputDirectory) = try killedBuild(in: work)
         #expect(try FileTree.entries(outputDirectory).contains { $0.hasPrefix(".qemu-chroot-work-") },
                 "the overlay is kept in a run-private work directory")
         let dryRun = try CLI.run(["cleanup", "--dry-run"], in: work.path)
@@ -75,5 +81,29 @@ struct BuildOutputDirectoryTests {
         // And the next build needs no -force.
         let again = try CLI.run(["build", try CLI.template(in: work.path, name: "again.json", image: image)], in: work.path)
         #expect(again.status.isSuccess, "stdout:\n\(again.stdout)\nstderr:\n\(again.stderr)")
+    }
+
+    /// After the kill the output directory is removed and made again, empty (by the user, or by a -force build
+    /// that has not written yet): it is not the killed run's, and `cleanup` leaves it, although ext4 usually
+    /// gives it the killed run's inode number (its generation differs).
+    @Test(.timeLimit(.minutes(3))) func cleanupKeepsAnOutputDirectoryMadeAgainAfterTheKill() throws {
+        let work = try TemporaryDirectory("builder-kill9-again")
+        let (_, outputDirectory) = try killedBuild(in: work)
+        let killedRuns = try FileIdentity.of(outputDirectory)
+        try FileTree.removeAll(outputDirectory)
+        try #require(mkdir(outputDirectory, 0o755) == 0)
+        let madeAgain = try FileIdentity.of(outputDirectory)
+        print("output directory made again: \(madeAgain); the killed run's was \(killedRuns)")
+        #expect(madeAgain != killedRuns)
+
+        let dryRun = try CLI.run(["cleanup", "--dry-run"], in: work.path)
+        #expect(dryRun.stdout.contains("would keep output directory \(outputDirectory): it is not the directory the run made"),
+                "\(dryRun.stdout)")
+        let cleanup = try CLI.run(["cleanup"], in: work.path)
+        #expect(cleanup.status.isSuccess, "stdout:\n\(cleanup.stdout)\nstderr:\n\(cleanup.stderr)")
+        #expect(cleanup.stdout.contains("kept output directory \(outputDirectory): it is not the directory the run made"),
+                "\(cleanup.stdout)")
+        #expect(try FileIdentity.of(outputDirectory) == madeAgain, "cleanup left the directory made after the kill")
+        #expect(CLI.leftovers(under: work.path).isEmpty, "\(CLI.leftovers(under: work.path))")
     }
 }

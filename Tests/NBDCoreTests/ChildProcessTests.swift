@@ -28,6 +28,24 @@ import Testing
         #expect(child.terminate() == status)
     }
 
+    /// A child that acts on SIGTERM only once it has seen two stands for qemu-storage-daemon when the first one
+    /// lands between its main loop's flag test and its ppoll (docs/attach.md): one SIGTERM leaves it running,
+    /// `terminate(resendEvery:)` ends it cleanly at once, long before the grace and without SIGKILL.
+    @Test(.timeLimit(.minutes(1))) func terminateResendsSIGTERMToAChildThatAbsorbedOne() throws {
+        let script = "seen=0; trap 'seen=$((seen + 1))' TERM; while [ $seen -lt 2 ]; do sleep 0.05; done; exit 0"
+        let once = try ChildProcess.spawn("/bin/sh", ["-c", script])
+        HostThread.sleep(0.1)  // time for the shell to install its trap
+        once.signal(SIGTERM)
+        #expect(once.wait(timeout: 1) == nil, "one SIGTERM was absorbed")
+        #expect(once.terminate(grace: 0) == .signaled(SIGKILL))
+
+        let child = try ChildProcess.spawn("/bin/sh", ["-c", script])
+        HostThread.sleep(0.1)
+        let start = Monotonic.now
+        #expect(child.terminate(grace: 30, resendEvery: 0.2) == .exited(0))
+        #expect(Monotonic.now - start < 5)
+    }
+
     @Test func syscallErrorNamesCallPathAndErrno() {
         let error = #expect(throws: SystemError.self) {
             _ = try FileDescriptor.open("/nonexistent/dir/file", O_RDONLY)

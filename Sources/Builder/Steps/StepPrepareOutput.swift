@@ -31,6 +31,7 @@ final class StepPrepareOutput: Step {
         }
         outputEntry = try state.ledger?.intend(.createdOutputDirectory(path: directory))
         state.createdOutputDirectory = try FileTree.makeDirectories(directory)
+        try recordOutputDirectory(state)
         workEntry = try WorkDirectory.make(in: directory, state)
         let work = state.workDirectory
         // Before qemu opens anything: a backing file the source names would be read into the image.
@@ -52,6 +53,20 @@ final class StepPrepareOutput: Step {
                 state.output.debug("disk_size: growing the overlay from \(info.virtualSize) to \(size) bytes")
                 try QemuImg.resize(state.overlayPath, to: size)
             }
+        }
+    }
+
+    /// `cleanup` removes a killed run's output directory only if it is the very directory the run made: after
+    /// the kill, a user or a -force build may have removed it and made another at the same path.
+    private func recordOutputDirectory(_ state: BuildState) throws {
+        guard let entry = outputEntry else { return }
+        if state.createdOutputDirectory {
+            let identity = try FileIdentity.of(state.outputDirectory)
+            try state.ledger?.held(entry, .createdOutputDirectory(path: state.outputDirectory, identity: identity))
+        } else {
+            // Someone else made it between our removal and mkdir: not ours to remove.
+            try state.ledger?.released(entry)
+            outputEntry = nil
         }
     }
 

@@ -47,6 +47,12 @@ package final class HostThread: Sendable {
     /// Whether the body has returned (without joining).
     package var hasFinished: Bool { outcome.value.withLock { $0 != nil } }
 
+    /// Waits up to `seconds` for the body to return, without joining; false if it still runs then (the
+    /// thread is left alone, and `join()` still works later).
+    package func waitUntilFinished(seconds: Double) -> Bool {
+        Poll.until(seconds: seconds) { hasFinished }
+    }
+
     /// Waits for the body to return; returns its error, if any. Idempotent, and safe from several threads
     /// (the others wait on the lock while the first joins).
     @discardableResult

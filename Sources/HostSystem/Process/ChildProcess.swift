@@ -163,12 +163,26 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    /// SIGTERM, wait up to `grace` seconds, then SIGKILL; always reaps. Idempotent.
+    /// Sends `signal`, and again every `interval` seconds, until the child ends or `grace` seconds have passed;
+    /// nil if it still runs then. For children that can absorb a signal without waking: qemu-storage-daemon's
+    /// handler only sets a flag that its main loop tests before it blocks in ppoll(2), so a SIGTERM that lands
+    /// between the test and the ppoll is lost until something else wakes the loop (docs/attach.md); the next
+    /// one interrupts the ppoll.
+    public func signalRepeatedly(_ signal: Int32, every interval: Double, for grace: Double) -> ExitStatus? {
+        let deadline = Monotonic.now + grace
+        while true {
+            self.signal(signal)
+            if let done = wait(timeout: max(0, min(interval, deadline - Monotonic.now))) { return done }
+            if Monotonic.now >= deadline { return nil }
+        }
+    }
+
+    /// SIGTERM (sent again every `resendEvery` seconds, if given), wait up to `grace` seconds, then SIGKILL;
+    /// always reaps. Idempotent.
     @discardableResult
-    public func terminate(grace: Double = 5) -> ExitStatus {
+    public func terminate(grace: Double = 5, resendEvery interval: Double? = nil) -> ExitStatus {
         if let done = poll() { return done }
-        signal(SIGTERM)
-        if let done = wait(timeout: grace) { return done }
+        if let done = signalRepeatedly(SIGTERM, every: interval ?? grace, for: grace) { return done }
         signal(SIGKILL)
         return wait()
     }

@@ -60,7 +60,7 @@ public final class QemuStorageDaemonExport: Sendable {
             options.newProcessGroup = true
             let daemon = try ChildProcess.spawn("qemu-storage-daemon", arguments, options: options)
             undo.add("stop qemu-storage-daemon") { [path] in
-                daemon.terminate(grace: 10)
+                daemon.terminate(grace: 10, resendEvery: Self.stopSignalInterval)
                 Self.unmountIfMounted(path)
             }
             if let childEntry {
@@ -146,6 +146,14 @@ public final class QemuStorageDaemonExport: Sendable {
 
     /// Seconds `stop()` gives the daemon to flush and exit after SIGTERM.
     static let stopGrace = 60.0
+    /// Seconds between SIGTERMs while `stop()` waits. qemu-storage-daemon (7.2 and later alike) can absorb a
+    /// SIGTERM and sleep on: its handler only sets `exit_requested`, which the main loop tests before it blocks
+    /// in ppoll without a timeout, and nothing wakes that ppoll once our last FUSE request is answered. A
+    /// SIGTERM delivered between the test and the ppoll (most likely right after we close the export file,
+    /// while the daemon still handles that FUSE_RELEASE, and more so on a loaded host) was lost, and the
+    /// release waited the whole grace for nothing (about one build in 60 at load 16). The next SIGTERM
+    /// interrupts the ppoll and the daemon exits at once; a repeated one is harmless.
+    static let stopSignalInterval = 0.2
 
     /// nil while the daemon runs (or once `stop()` began); after it ended by itself, how and its log.
     public var failure: String? {
@@ -160,14 +168,24 @@ public final class QemuStorageDaemonExport: Sendable {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         var errors = Teardown.Errors()
         errors.attempt("stop qemu-storage-daemon for \(image)") {
-            // Rarely (about one build in 60 under heavy load) the daemon has outlived the whole grace; where
-            // its threads wait then is the clue to why, so it is said before SIGKILL destroys it.
+            // A daemon that outlives the whole grace although SIGTERM kept coming is stuck for another reason;
+            // where its threads wait is the clue, so it is said before SIGKILL destroys it.
             if daemon.poll() == nil {
-                daemon.signal(SIGTERM)
-                if daemon.wait(timeout: Self.stopGrace) == nil {
+                let start = Monotonic.now
+                let interval = Self.stopSignalInterval
+                // One interval first: if that SIGTERM did not end it, how its threads wait then tells an absorbed
+                // signal (main thread asleep in poll, nothing pending) from a slow flush.
+                let exitedAtOnce = daemon.signalRepeatedly(SIGTERM, every: interval, for: interval) != nil
+                let after = exitedAtOnce ? "" : "; \(interval) s after the first its threads were (tid state wchan) "
+                    + ProcFS.kernelWaits(of: daemon.pid) + ", signals pending " + Self.pendingSignals(of: daemon.pid)
+                if exitedAtOnce || daemon.signalRepeatedly(SIGTERM, every: interval, for: Self.stopGrace - interval) != nil {
+                    let seconds = Monotonic.now - start
+                    Log.debug("qemu-storage-daemon for \(image) exited \(Int(seconds * 1000)) ms after SIGTERM "
+                        + "(\(Int(seconds / interval) + 1) sent)" + after)
+                } else {
                     Log.warning("qemu-storage-daemon (pid \(daemon.pid)) for \(image) did not exit within "
-                        + "\(Int(Self.stopGrace)) s of SIGTERM; killing it. Its threads (tid state wchan): "
-                        + ProcFS.kernelWaits(of: daemon.pid))
+                        + "\(Int(Self.stopGrace)) s of SIGTERM (sent every \(Self.stopSignalInterval) s); killing it. "
+                        + "Its threads (tid state wchan): " + ProcFS.kernelWaits(of: daemon.pid))
                 }
             }
             let status = daemon.terminate(grace: 0)
@@ -183,6 +201,13 @@ public final class QemuStorageDaemonExport: Sendable {
         }
         for entry in ledgerEntries.reversed() { try? ledger?.released(entry) }
         try errors.rethrow()
+    }
+
+    /// The process's shared pending signals (ShdPnd of /proc/PID/status, a hex mask; bit 14 is SIGTERM).
+    private static func pendingSignals(of pid: pid_t) -> String {
+        let status = ProcFS.readText("/proc/\(pid)/status") ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("ShdPnd:") }
+        return line.map { String($0.dropFirst("ShdPnd:".count)).trimmingWhitespace() } ?? "?"
     }
 
     /// A daemon killed hard leaves its FUSE mount behind ("Transport endpoint is not connected").

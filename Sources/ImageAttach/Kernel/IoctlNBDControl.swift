@@ -100,12 +100,30 @@ public final class IoctlNBDControl: NBDKernelControl {
         }
     }
 
+    /// How long `disconnect` waits for NBD_DO_IT to return once the sockets are shut down. It returns at once
+    /// unless the kernel is stuck, and a stuck ioctl must not hang the run's release for ever.
+    static let disconnectDeadline = 30.0
+
     /// DISCONNECT sends NBD_CMD_DISC; CLEAR_SOCK shuts the sockets down, so DO_IT returns even if the server
-    /// never closes its end (nbd-client -d does the same two calls). Then the thread is joined. Every step runs.
-    private static func disconnect(_ fd: FileDescriptor, _ serving: HostThread) throws {
+    /// never closes its end (nbd-client -d does the same two calls). Then the thread is joined, within
+    /// `deadline`. Every step runs.
+    package static func disconnect(_ fd: FileDescriptor, _ serving: HostThread,
+                                   deadline: Double = disconnectDeadline) throws {
         var errors = Teardown.Errors()
         errors.attempt("NBD_DISCONNECT \(fd.path)") { try fd.ioctl("NBD_DISCONNECT", CNBD_NBD_DISCONNECT) }
         errors.attempt("NBD_CLEAR_SOCK \(fd.path)") { try fd.ioctl("NBD_CLEAR_SOCK", CNBD_NBD_CLEAR_SOCK) }
+        guard serving.waitUntilFinished(seconds: deadline) else {
+            // The descriptor stays open: the blocked ioctl still uses it, and a closed number could be handed
+            // to another file before the ioctl returns. Our exit ends the ioctl and frees the device.
+            let name = PathName.base(fd.path)
+            let message = "NBD_DO_IT on \(fd.path) did not return within \(Int(deadline)) s of NBD_DISCONNECT and "
+                + "NBD_CLEAR_SOCK; the kernel still serves the device (see /sys/block/\(name)/pid) until "
+                + "this process exits"
+            Log.warning(message)
+            errors.record(AttachError(message), in: "NBD_DO_IT \(fd.path)")
+            try errors.rethrow()
+            return
+        }
         errors.attempt("NBD_DO_IT \(fd.path)") {
             if let error = serving.join(), !isExpectedEnd(error) { throw error }
         }

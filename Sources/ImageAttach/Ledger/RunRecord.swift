@@ -67,8 +67,9 @@ public enum LedgerResource: Codable, Equatable, Sendable, CustomStringConvertibl
     case mount(path: String)
     /// The run's own work files (overlay, partial output), removed with everything in them.
     case workDirectory(path: String)
-    /// An output directory the run created; removed only if nothing but the run's work was in it.
-    case createdOutputDirectory(path: String)
+    /// An output directory the run created; removed only if it is still that directory (`identity`, recorded
+    /// once it is made; nil while intended) and nothing but the run's work was in it.
+    case createdOutputDirectory(path: String, identity: FileIdentity? = nil)
     /// A device-mapper device (an LVM logical volume of the image) under this run-unique name.
     case deviceMapper(name: String)
 
@@ -81,7 +82,7 @@ public enum LedgerResource: Codable, Equatable, Sendable, CustomStringConvertibl
         case .nbd(let index, let backendIdentifier): return "nbd device /dev/nbd\(index) (\(backendIdentifier))"
         case .mount(let path): return "mount \(path)"
         case .workDirectory(let path): return "work directory \(path)"
-        case .createdOutputDirectory(let path): return "output directory \(path) (created by the run)"
+        case .createdOutputDirectory(let path, _): return "output directory \(path) (created by the run)"
         case .deviceMapper(let name): return "device-mapper device \(name)"
         }
     }

@@ -109,7 +109,14 @@ public struct StaleRunCleaner {
         for case .workDirectory(let path) in resources where failures == 0 && access(path, F_OK) == 0 {
             step("work directory \(path)") { try FileTree.removeAll(path) }
         }
-        for case .createdOutputDirectory(let path) in resources where failures == 0 && access(path, F_OK) == 0 {
+        for case .createdOutputDirectory(let path, let identity) in resources where failures == 0 && access(path, F_OK) == 0 {
+            // After the kill, the run's directory may have been removed and another made at its path.
+            let notTheRuns = identity.map { $0.matches(path) ? nil : "it is not the directory the run made (\($0))" }
+                ?? "the run was killed before it recorded which directory it made"
+            if let notTheRuns {
+                report("\(dryRun ? "would keep" : "kept") output directory \(path): \(notTheRuns)")
+                continue
+            }
             if !dryRun, (try? FileTree.entries(path))?.isEmpty == false {
                 report("kept output directory \(path): it holds files the run did not leave as work files")
                 continue
@@ -128,13 +135,18 @@ public struct StaleRunCleaner {
         return true
     }
 
-    /// SIGTERM (qemu-storage-daemon flushes and unmounts on it), then SIGKILL after 5 s.
+    /// SIGTERM (qemu-storage-daemon flushes and unmounts on it), sent again every 0.2 s because the daemon
+    /// can absorb one without waking (`ChildProcess.signalRepeatedly`), then SIGKILL after 5 s.
     static func stop(_ pid: pid_t, startTime: UInt64) throws {
-        for (signal, grace) in [(SIGTERM, 5.0), (SIGKILL, 5.0)] {
-            guard ProcFS.isAlive(pid, startTime: startTime) else { return }
-            if kill(pid, signal) != 0 && errno != ESRCH { throw SystemError("kill", path: "pid \(pid)", errno: errno) }
-            // Another run's process, not our child: no exit status or pidfd of ours to wait on, only /proc.
-            Poll.until(seconds: grace) { !ProcFS.isAlive(pid, startTime: startTime) }
+        for (signal, grace, interval) in [(SIGTERM, 5.0, 0.2), (SIGKILL, 5.0, 5.0)] {
+            let deadline = Monotonic.now + grace
+            while ProcFS.isAlive(pid, startTime: startTime) && Monotonic.now < deadline {
+                if kill(pid, signal) != 0 && errno != ESRCH { throw SystemError("kill", path: "pid \(pid)", errno: errno) }
+                // Another run's process, not our child: no exit status or pidfd of ours to wait on, only /proc.
+                Poll.until(seconds: min(interval, max(0, deadline - Monotonic.now))) {
+                    !ProcFS.isAlive(pid, startTime: startTime)
+                }
+            }
         }
         if ProcFS.isAlive(pid, startTime: startTime) { throw AttachError("process \(pid) survived SIGKILL") }
     }

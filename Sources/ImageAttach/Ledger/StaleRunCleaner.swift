@@ -55,10 +55,19 @@ public struct StaleRunCleaner {
         where ProcFS.isAlive(pid, startTime: startTime) {
             step("process \(pid) (\(command)) of run \(record.runID)") { try Self.stop(pid, startTime: startTime) }
         }
-        for (pid, startTime) in leftInNamespace where ProcFS.isAlive(pid, startTime: startTime) {
-            step("process \(pid) left in the mount namespace of run \(record.runID)") {
-                try Self.stop(pid, startTime: startTime)
+        var left = leftInNamespace
+        // A process can enter the namespace while the ones above go (a stopping daemon forks a helper, say):
+        // look again until none is left. Only by the namespace's id: without it, the recorded children now
+        // gone, nothing proves the inode is still the run's.
+        for round in 0..<4 {
+            for (pid, startTime) in left where ProcFS.isAlive(pid, startTime: startTime) {
+                step("process \(pid) left in the mount namespace of run \(record.runID)") {
+                    try Self.stop(pid, startTime: startTime)
+                }
             }
+            guard !dryRun, round < 3, record.isFromThisBoot, record.mountNamespaceID != nil else { break }
+            left = Self.processesLeftInNamespace(of: record)
+            if left.isEmpty { break }
         }
         let mounts = ProcFS.mountPoints()
         for case .mount(let path) in held where mounts.contains(path) {

@@ -20,6 +20,7 @@ public enum QemuChrootSpec {
         .init("allow_backing_file", .bool),
         .init("isolation", .string), .init("network", .bool),
         .init("qemu_binary", .string),
+        .init("host_binfmt", .bool),
         // Packer's qemu builder writes it as a block; here it is an attribute: qemu_img_args = { convert = [...] }.
         .init("qemu_img_args", .map(.list(.string))),
     ])

@@ -6,13 +6,14 @@ import NBDCore
 struct CleanupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cleanup",
-        abstract: "Release the processes, loop devices, FUSE exports, nbd devices and mounts of killed runs.",
+        abstract: "Release the processes, loop devices, FUSE exports, nbd devices, mounts and host binfmt_misc handlers of killed runs.",
         discussion: """
             Every run records what it holds under \(RunLedger.defaultRoot)/<run-id>/. A run whose process is \
             gone is stale: cleanup releases exactly what its record names (processes only if their start time \
             matches, processes left in the run's mount namespace only if the namespace's id is the recorded one, \
             loop devices only if still backed by the recorded file in the recorded configuration, nbd devices \
-            only if their backend identifier is the run's) and removes the record. Nothing else is touched; \
+            only if their backend identifier is the run's, a host binfmt_misc handler only once no live run \
+            records it) and removes the record. Nothing else is touched; \
             --debug says what was left alone and why.
             """)
 

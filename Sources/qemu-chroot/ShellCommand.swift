@@ -31,6 +31,9 @@ struct ShellCommand: ParsableCommand {
     @Option(name: .customLong("qemu-binary"), help: "The user-mode emulator for an image of another architecture (default: qemu-<arch>-static in PATH).")
     var qemuBinary: String?
 
+    @Flag(name: .customLong("no-host-binfmt"), help: "On a kernel without a private binfmt_misc (Linux < 6.7), stop instead of registering the emulator in the host's binfmt_misc for the run.")
+    var noHostBinfmt = false
+
     @Option(name: .customLong("mount-option"), help: "A mount option for the root filesystem (repeatable), e.g. noatime.")
     var mountOptions: [String] = []
 
@@ -117,7 +120,9 @@ private struct ShellRun {
         try checkCancelled()
         let mountPath = "/run/qemu-chroot/mnt/\(image.ledger?.runID ?? String(getpid()))"
         Log.debug("mounting \(root.volume) (\(root.fstype)) from \(root.device) at \(mountPath)")
-        let session = try clock.measure("mount") { try image.mount(at: mountPath, ownsMountPath: true, qemuBinary: command.qemuBinary) }
+        let session = try clock.measure("mount") {
+            try image.mount(at: mountPath, ownsMountPath: true, qemuBinary: command.qemuBinary, hostBinfmt: !command.noHostBinfmt)
+        }
         if let emulation = session.emulation {
             if emulation.handler != nil { Log.info("\(emulation)") } else { Log.debug("\(emulation)") }
         }

@@ -162,23 +162,6 @@ fi
 # The LVM layout through device-mapper under udev (needs the CLI, like the block above).
 if [ -x .build/debug/qemu-chroot ] && [ -f "$VMTEST_WORK/lvm.qcow2" ]; then . tests/vm/lvm-udev.sh; fi
 
-# Images of another architecture on a kernel older than 6.7 (docs/cross-arch.md): binfmt_misc cannot be mounted
-# in a user namespace, so an arm64 image stops with the cause before its first command, and doctor says so.
-# The arm64 busybox is the host tests' fixture (CrossArchitectureBuildTests fetch it into .build/fixtures).
-QC=.build/debug/qemu-chroot
-BB=.build/fixtures/busybox-arm64
-kernel=$(uname -r | awk -F. '{print $1 * 1000 + $2}')
-if [ "$kernel" -ge 6007 ]; then
-  echo "in-guest: Linux $(uname -r) has a private binfmt_misc; the pre-6.7 check does not apply"
-elif [ ! -x "$BB" ] || [ ! -x /usr/bin/qemu-aarch64-static ]; then
-  echo "in-guest: skipping the pre-6.7 cross-architecture check: no $BB (run the host tests first) or no qemu-user-static"
-else
-  "$QC" sample-image --busybox "$BB" /tmp/arm64.qcow2 >/dev/null
-  if out=$("$QC" shell /tmp/arm64.qcow2 -- uname -m 2>&1); then
-    echo "in-guest: an arm64 image ran commands on Linux $(uname -r) without a private binfmt_misc: $out"; exit 1
-  fi
-  echo "$out" | grep -q "that needs Linux 6.7 or later" || { echo "in-guest: arm64 image on Linux $(uname -r): $out"; exit 1; }
-  "$QC" doctor | grep -q "^no    private binfmt_misc" || { echo "in-guest: doctor does not report the missing private binfmt_misc"; exit 1; }
-  rm -f /tmp/arm64.qcow2
-  echo "in-guest: arm64 image on Linux $(uname -r): stops before its first command naming the cause; doctor says so"
-fi
+# Images of another architecture on a kernel older than 6.7: the host binfmt_misc fallback (build, a pre-existing
+# handler, concurrent builds, kill -9 and cleanup, the opt-out, doctor).
+. tests/vm/host-binfmt.sh

@@ -39,6 +39,9 @@ public struct BuilderConfig: Sendable {
     public var commandWrapper = "{{.Command}}"
     /// `qemu_binary`: the user-mode emulator for an image of another architecture (default: qemu-<arch>-static in PATH).
     public var qemuBinary: String?
+    /// `host_binfmt`: where the kernel gives commands no binfmt_misc of their own (Linux before 6.7), register
+    /// the emulator in the host's for the run; false stops such a build with the cause instead.
+    public var hostBinfmt = true
     public var preMountCommands: [String] = []
     public var postMountCommands: [String] = []
     /// Grow the image (and its last partition and filesystem) to this many bytes before provisioning.
@@ -192,6 +195,7 @@ public struct BuilderConfig: Sendable {
             }
             config.qemuBinary = qemuBinary
         }
+        config.hostBinfmt = reader.bool("host_binfmt") ?? true
         config.preMountCommands = reader.strings("pre_mount_commands", fields: ["Device", "RootDevice"]) ?? []
         config.postMountCommands = reader.strings("post_mount_commands", fields: ["Device", "RootDevice", "MountPath"]) ?? []
         if let value = reader.value("disk_size") {

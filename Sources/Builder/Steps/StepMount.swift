@@ -12,7 +12,7 @@ final class StepMount: Step {
         let context = state.definition.context.with(fields: ["Device": PathName.base(state.device), "RunID": state.runID])
         let mountPath = try Interpolation.render(state.config.mountPath, context)
         state.output.debug("mounting \(root.device) (\(root.fstype)) at \(mountPath)")
-        let session = try image.mount(at: mountPath, qemuBinary: state.config.qemuBinary)
+        let session = try image.mount(at: mountPath, qemuBinary: state.config.qemuBinary, hostBinfmt: state.config.hostBinfmt)
         if let emulation = session.emulation { state.output.debug("\(emulation)") }
         for message in image.mountMessages {
             switch message.level {

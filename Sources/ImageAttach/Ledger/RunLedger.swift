@@ -11,6 +11,8 @@ public final class RunLedger: Sendable {
     public static let defaultRoot = "/run/qemu-chroot/runs"
 
     public let runID: String
+    /// The directory of every run's record (`defaultRoot` unless a test gives its own).
+    public let root: String
     public let directory: String
     public var recordPath: String { "\(directory)/record.json" }
     /// The identifier kernel nbd devices of this run carry (/sys/block/nbdN/backend).
@@ -27,6 +29,7 @@ public final class RunLedger: Sendable {
     /// Starts the record of a new run of this process.
     public init(root: String = RunLedger.defaultRoot) throws {
         runID = Self.newRunID()
+        self.root = root
         directory = "\(root)/\(runID)"
         let pid = getpid()
         // Without our start time a cleanup could not tell us from a dead owner.

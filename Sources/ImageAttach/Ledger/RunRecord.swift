@@ -72,6 +72,9 @@ public enum LedgerResource: Codable, Equatable, Sendable, CustomStringConvertibl
     case createdOutputDirectory(path: String, identity: FileIdentity? = nil)
     /// A device-mapper device (an LVM logical volume of the image) under this run-unique name.
     case deviceMapper(name: String)
+    /// A handler in the host's binfmt_misc (the fallback before Linux 6.7), shared by every live run that
+    /// records it: the last one removes it (`HostBinfmtLease`).
+    case binfmtHandler(name: String, architecture: String, interpreter: String)
 
     public var description: String {
         switch self {
@@ -84,6 +87,7 @@ public enum LedgerResource: Codable, Equatable, Sendable, CustomStringConvertibl
         case .workDirectory(let path): return "work directory \(path)"
         case .createdOutputDirectory(let path, _): return "output directory \(path) (created by the run)"
         case .deviceMapper(let name): return "device-mapper device \(name)"
+        case .binfmtHandler(let name, _, let interpreter): return "binfmt_misc handler \(name) (\(interpreter)) in the host's binfmt_misc"
         }
     }
 }

@@ -1,16 +1,21 @@
 import Glibc
 import HostSystem
+import ImageMount
 
 /// Releases what a killed run left behind, as its record says, and nothing else: processes only if their
 /// start time matches, and only in the run's own mount namespace (by its id, not its reusable inode); loop
 /// devices only if still backed by the recorded file in the recorded configuration (disk sequence); FUSE mounts
 /// and directories only at the recorded paths; nbd devices only if their backend identifier is the run's;
-/// device-mapper devices only under the run-unique names recorded. A record of an earlier boot names no
+/// device-mapper devices only under the run-unique names recorded; a host binfmt_misc handler only when no live run
+/// records it and it still has the recorded contents. A record of an earlier boot names no
 /// process or device of this one.
 public struct StaleRunCleaner {
     public var dryRun = false
     /// Receives one line per thing released (or, in a dry run, that would be).
     public var report: (String) -> Void
+    /// The binfmt_misc a recorded host handler is in (tests put a recording one here); opened only for a record
+    /// that has one.
+    public var binfmtMisc: () throws -> BinfmtMiscInstance = { try HostBinfmtMisc.open() }
 
     public init(dryRun: Bool = false, report: @escaping (String) -> Void) {
         self.dryRun = dryRun
@@ -68,6 +73,18 @@ public struct StaleRunCleaner {
             guard !dryRun, round < 3, record.isFromThisBoot, record.mountNamespaceID != nil else { break }
             left = Self.processesLeftInNamespace(of: record)
             if left.isEmpty { break }
+        }
+        // Once the run's emulated processes are gone; only when no live run still uses the handler.
+        for case .binfmtHandler(let name, let architecture, let interpreter) in held {
+            guard let handler = HostBinfmtLease.handler(name: name, architecture: architecture, interpreter: interpreter) else {
+                failures += 1
+                report("could not release binfmt_misc handler \(name): this build does not know the architecture \(architecture)")
+                continue
+            }
+            let parent = run.directory.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            if !HostBinfmtLease.releaseStale(handler, of: record, root: parent, dryRun: dryRun, instance: binfmtMisc, report: report) {
+                failures += 1
+            }
         }
         let mounts = ProcFS.mountPoints()
         for case .mount(let path) in held where mounts.contains(path) {

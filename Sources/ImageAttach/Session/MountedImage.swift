@@ -55,6 +55,8 @@ public final class MountedImage {
     private var logicalVolumes: LogicalVolumeDevices?
     /// The ledger entry for a mount path this run owns, until the directory is gone.
     private var mountPathEntry: Int?
+    /// The emulator's handler in the host's binfmt_misc (a `hostEmulated` plan), until `unmount`.
+    private var hostBinfmtLease: HostBinfmtLease?
     private var detached = false
 
     /// Attaches the image `request` names (see `Attacher.attach`); the caller owns the result and must
@@ -187,9 +189,12 @@ public final class MountedImage {
     /// run's alone and is recorded in the ledger, so that `qemu-chroot cleanup` removes it after a kill -9;
     /// a path the user chose is not, since cleanup removes what it records. Then reads the image's
     /// architecture and plans how its programs run (`ChrootSession.planEmulation`, with `qemuBinary` for
-    /// the emulator when set); the plan is the session's `emulation`.
+    /// the emulator when set); the plan is the session's `emulation`. Where the kernel gives commands no
+    /// binfmt_misc of their own, the emulator is registered in the host's for the run (`HostBinfmtLease`)
+    /// unless `hostBinfmt` is false.
     @discardableResult
-    public func mount(at mountPath: String, ownsMountPath: Bool = false, qemuBinary: String? = nil) throws -> ChrootSession {
+    public func mount(at mountPath: String, ownsMountPath: Bool = false, qemuBinary: String? = nil,
+                      hostBinfmt: Bool = true) throws -> ChrootSession {
         if let session { return session }
         guard let plan else { throw AttachError("cannot mount \(mountPath): no mount plan yet (call planMounts first)") }
         self.mountPath = mountPath
@@ -209,7 +214,16 @@ public final class MountedImage {
                     mountMessages += messages
                 }
                 try session.mountChrootMounts(plan.chrootMounts)
-                try session.planEmulation(qemuBinary: qemuBinary)
+                let emulation = try session.planEmulation(qemuBinary: qemuBinary, hostBinfmt: hostBinfmt)
+                if let handler = emulation.hostHandler {
+                    // Concurrent runs share the handler through their records; without one it could be removed under
+                    // another run, or never.
+                    guard let ledger else {
+                        throw AttachError("registering \(handler.name) in the host's binfmt_misc needs a run record "
+                            + "(under \(RunLedger.defaultRoot)) to count the runs using it")
+                    }
+                    hostBinfmtLease = try HostBinfmtLease.acquire(handler, ledger: ledger)
+                }
             } catch {
                 try? session.unmountAll()
                 throw error
@@ -233,7 +247,11 @@ public final class MountedImage {
     /// Unmounts everything `mount` mounted, in reverse (trimming and flushing the root last). Idempotent.
     public func unmount() throws {
         defer { forgetRemovedMountPath() }
-        try session?.unmountAll()
+        var errors = Teardown.Errors()
+        errors.attempt("unmount") { try session?.unmountAll() }
+        // No command runs any more: the host's handler can go (unless another live run uses it).
+        errors.attempt("release the host's binfmt_misc handler") { try hostBinfmtLease?.release() }
+        try errors.rethrow()
     }
 
     /// Unmounts, removes the logical volumes' devices, flushes and detaches. Every step runs even after one fails; the first error is rethrown and

@@ -82,10 +82,12 @@ public final class ChrootSession: Sendable {
     }
 
     /// Reads the image's architecture (call it once every filesystem of the image is mounted: /bin/sh may
-    /// be on /usr) and decides how commands run its programs from now on; see `EmulationPlan.plan`.
+    /// be on /usr) and decides how commands run its programs from now on; see `EmulationPlan.plan`. A
+    /// `hostEmulated` plan needs its handler registered in the host's binfmt_misc (`HostBinfmtLease`) before
+    /// the first command.
     @discardableResult
-    public func planEmulation(qemuBinary: String? = nil) throws -> EmulationPlan {
-        let plan = try EmulationPlan.plan(for: ImageArchitecture.detect(in: image), qemuBinary: qemuBinary)
+    public func planEmulation(qemuBinary: String? = nil, hostBinfmt: Bool = true) throws -> EmulationPlan {
+        let plan = try EmulationPlan.plan(for: ImageArchitecture.detect(in: image), qemuBinary: qemuBinary, hostBinfmt: hostBinfmt)
         emulationPlan.withLock { $0 = plan }
         return plan
     }
@@ -100,7 +102,8 @@ public final class ChrootSession: Sendable {
         stdin: Int32 = -1, stdout: ChrootOutput, stderr: ChrootOutput, cancellation: Cancellation? = nil,
         onStart: ((ChildProcess) -> Void)? = nil
     ) throws -> ExitStatus {
-        try ChrootCommand(root: mountPath, mountsProc: hasProc.withLock { $0 }, isolation: isolation, emulation: emulation?.handler)
+        try ChrootCommand(root: mountPath, mountsProc: hasProc.withLock { $0 }, isolation: isolation,
+                          emulation: emulation?.privateHandler)
             .run(command, environment: environment, wrapper: wrapper, stdin: stdin,
                  stdout: stdout, stderr: stderr, cancellation: cancellation, onStart: onStart)
     }

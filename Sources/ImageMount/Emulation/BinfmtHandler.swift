@@ -24,11 +24,19 @@ public struct BinfmtHandler: Sendable, Equatable {
     /// credentials, and implies O (the emulator gets the program as an open file).
     public static let flags = "FPC"
 
-    /// `:name:M::magic:mask:interpreter:flags`. The magic is the ELF header up to e_machine: class, byte
-    /// order and version 1, any OS ABI, e_type EXEC or DYN (the mask drops its low bit), and the machine.
+    /// `:name:M::magic:mask:interpreter:flags`.
     public var registration: String {
+        ":\(name):M::\(Self.escaped(magic)):\(Self.escaped(mask)):\(interpreter):\(Self.flags)"
+    }
+
+    /// The ELF header up to e_machine: class, byte order and version 1, any OS ABI, e_type EXEC or DYN (the
+    /// mask drops its low bit), and the machine.
+    public var magic: [UInt8] { pattern.magic }
+    public var mask: [UInt8] { pattern.mask }
+
+    private var pattern: (magic: [UInt8], mask: [UInt8]) {
         // Non-nil: checked in init.
-        guard let elf = architecture.elfIdentity else { return "" }
+        guard let elf = architecture.elfIdentity else { return ([], []) }
         var magic: [UInt8] = [0x7F, 0x45, 0x4C, 0x46, elf.is64Bit ? 2 : 1, elf.bigEndian ? 2 : 1, 1]
         var mask: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]
         magic += [UInt8](repeating: 0, count: 9)
@@ -39,7 +47,7 @@ public struct BinfmtHandler: Sendable, Equatable {
             ? [UInt8(elf.machine >> 8), UInt8(elf.machine & 0xFF)] : [UInt8(elf.machine & 0xFF), UInt8(elf.machine >> 8)]
         magic += type + machine
         mask += typeMask + [0xFF, 0xFF]
-        return ":\(name):M::\(Self.escaped(magic)):\(Self.escaped(mask)):\(interpreter):\(Self.flags)"
+        return (magic, mask)
     }
 
     private static func escaped(_ bytes: [UInt8]) -> String {

@@ -10,15 +10,34 @@ public enum EmulationPlan: Sendable, Equatable, CustomStringConvertible {
     case undetermined(ImageArchitecture)
     /// Through `handler`'s emulator, registered in a binfmt_misc private to each command.
     case emulated(ImageArchitecture, BinfmtHandler)
+    /// Through `handler`'s emulator, registered in the host's binfmt_misc for as long as a run uses it
+    /// (`HostBinfmtLease`), because this kernel gives a command no binfmt_misc of its own: `reason` says why.
+    case hostEmulated(ImageArchitecture, BinfmtHandler, reason: String)
 
+    /// The emulator's handler, wherever it is registered.
     public var handler: BinfmtHandler? {
+        switch self {
+        case .emulated(_, let handler), .hostEmulated(_, let handler, _): return handler
+        case .native, .undetermined: return nil
+        }
+    }
+
+    /// The handler each command registers in a binfmt_misc of its own (nil in the host fallback: commands then
+    /// run as for a native image, and the host's handler runs the image's programs).
+    public var privateHandler: BinfmtHandler? {
         if case .emulated(_, let handler) = self { return handler }
+        return nil
+    }
+
+    /// The handler the run registers in the host's binfmt_misc.
+    public var hostHandler: BinfmtHandler? {
+        if case .hostEmulated(_, let handler, _) = self { return handler }
         return nil
     }
 
     public var image: ImageArchitecture {
         switch self {
-        case .native(let image), .undetermined(let image), .emulated(let image, _): return image
+        case .native(let image), .undetermined(let image), .emulated(let image, _), .hostEmulated(let image, _, _): return image
         }
     }
 
@@ -32,13 +51,19 @@ public enum EmulationPlan: Sendable, Equatable, CustomStringConvertible {
         case .emulated(let image, let handler):
             return "the image\(image.named) is \(handler.architecture.rawValue) (\(image.evidence)): commands run through \(handler.interpreter), "
                 + "registered with flags \(BinfmtHandler.flags) in a binfmt_misc private to each command (the host's is not touched)"
+        case .hostEmulated(let image, let handler, let reason):
+            return "the image\(image.named) is \(handler.architecture.rawValue) (\(image.evidence)): commands run through \(handler.interpreter), "
+                + "registered with flags \(BinfmtHandler.flags) in the host's binfmt_misc as \(handler.name) for this run (\(reason)); "
+                + "removed when the last run using it ends"
         }
     }
 
     /// The plan for `image`: native when the host runs it, else its emulator: `qemuBinary` when set (the
-    /// `qemu_binary` option), else qemu-<arch>-static in PATH. Throws, naming the fix, when a foreign image
-    /// has no emulator: its commands could only fail with "exec format error".
-    public static func plan(for image: ImageArchitecture, qemuBinary: String? = nil) throws -> EmulationPlan {
+    /// `qemu_binary` option), else qemu-<arch>-static in PATH, registered in a binfmt_misc private to each
+    /// command, or, where the kernel has none (Linux before 6.7) and `hostBinfmt` allows it, in the host's for
+    /// the run. Throws, naming the fix, when a foreign image has no emulator or no way to register it: its
+    /// commands could only fail with "exec format error".
+    public static func plan(for image: ImageArchitecture, qemuBinary: String? = nil, hostBinfmt: Bool = true) throws -> EmulationPlan {
         guard let architecture = image.architecture else { return .undetermined(image) }
         if architecture.runsNatively() && qemuBinary == nil { return .native(image) }
         let path = try emulator(for: architecture, qemuBinary: qemuBinary, image: image)
@@ -48,9 +73,17 @@ public enum EmulationPlan: Sendable, Equatable, CustomStringConvertible {
         }
         // Fail here, naming the cause, rather than at the first command with a spawn error.
         do { try PrivateBinfmtProbe.run() } catch {
-            throw EmulationError("the image is \(architecture.rawValue) and this host is \(Architecture.host.rawValue), but this kernel "
-                + "cannot give a command a binfmt_misc of its own (\(error)): that needs Linux 6.7 or later; qemu-chroot does not "
-                + "register handlers in the host's binfmt_misc, so run it on a 6.7+ kernel (docs/cross-arch.md)")
+            guard let reason = PrivateBinfmtProbe.kernelLacksPrivateInstance(error) else {
+                throw EmulationError("the image is \(architecture.rawValue) and this host is \(Architecture.host.rawValue), but a command "
+                    + "cannot get a binfmt_misc of its own here (\(error)); see docs/cross-arch.md")
+            }
+            guard hostBinfmt else {
+                throw EmulationError("the image is \(architecture.rawValue) and this host is \(Architecture.host.rawValue), but this kernel "
+                    + "cannot give a command a binfmt_misc of its own (\(error)): that needs Linux 6.7 or later; host_binfmt is false "
+                    + "(shell: --no-host-binfmt), so qemu-chroot does not register a handler in the host's binfmt_misc: run it on a "
+                    + "6.7+ kernel, or allow host_binfmt (docs/cross-arch.md)")
+            }
+            return .hostEmulated(image, handler, reason: reason)
         }
         return .emulated(image, handler)
     }

@@ -105,8 +105,8 @@ struct HostCheck {
         }
         let supported = (ProcFS.readText("/proc/filesystems") ?? "").contains("binfmt_misc")
         return HostCheck(name: "binfmt_misc", verdict: .warning, detail: supported
-            ? "supported but not mounted on the host; the chroot mounts its own (images of another "
-                + "architecture get one private to each command, see below)"
+            ? "supported but not mounted on the host; the chroot mounts its own (how images of another "
+                + "architecture run is in the private binfmt_misc and emulate lines below)"
             : "not in this kernel: only images of the host's architecture can run commands")
     }
 

@@ -3,7 +3,7 @@ import NBDCore
 
 /// What `inspect` adds when it can attach the image: the root the build's rule chooses by looking inside
 /// (and its sentence) and the filesystem tree a build would mount below it, from the same library code the
-/// build runs (`MountedImage.planMounts`, `previewTree`). The image is attached read-only and every mount is
+/// build runs (`MountedImage.planMounts`, `preview`). The image is attached read-only and every mount is
 /// read-only without journal replay, on private directories removed right after: the file is never written.
 struct InspectMounts {
     let rootChoice: RootChoice
@@ -39,10 +39,9 @@ struct InspectMounts {
             try checkCancelled()
             let plan = try mounted.planMounts(mountPartition: nil, tree: tree)
             try checkCancelled()
-            let preview = try mounted.previewTree()
-            let architecture = try mounted.previewArchitecture()
+            let preview = try mounted.preview()
             result = .success(InspectMounts(rootChoice: plan.rootChoice, root: plan.root, attachMode: mounted.attached.mode,
-                                            tree: preview, architecture: architecture, messages: mounted.mountMessages))
+                                            tree: preview.tree, architecture: preview.architecture, messages: mounted.mountMessages))
         } catch {
             result = .failure(error)
         }

@@ -10,12 +10,21 @@ extension MountedImage {
     /// the build would stop on it. Nothing is written and nothing stays mounted. Call it after `planMounts`,
     /// in the private mount namespace.
     public func previewTree() throws -> FilesystemTreePlan {
+        try preview().tree
+    }
+
+    /// `previewTree`, and the root's architecture as build and shell read it (`ImageArchitecture.detect`:
+    /// the ELF header of /bin/sh, else /sbin/init), from the one read-only mount of the root. A /bin/sh that
+    /// points into a separate /usr cannot be followed here and says so in the evidence.
+    public func preview() throws -> (tree: FilesystemTreePlan, architecture: ImageArchitecture) {
         guard let plan, let volumes else { throw AttachError("cannot show the filesystem tree: no mount plan yet (call planMounts first)") }
         let root = plan.root
-        var tree = try ReadOnlyLook.look(device: root.device, fstype: root.fstype, options: root.options) { image in
-            try FilesystemTreePlan(volumes: volumes, root: plan.rootChoice.candidate, options: plan.tree,
-                                   fstab: { try FilesystemTreeMount.readFstab(in: image) })
+        let looked = try ReadOnlyLook.look(device: root.device, fstype: root.fstype, options: root.options) { image in
+            (try FilesystemTreePlan(volumes: volumes, root: plan.rootChoice.candidate, options: plan.tree,
+                                    fstab: { try FilesystemTreeMount.readFstab(in: image) }),
+             ImageArchitecture.detect(in: image))
         }
+        var tree = looked.0
         for index in tree.entries.indices where tree.entries[index].action == .mount {
             let entry = tree.entries[index]
             guard let volume = entry.volume, let fstype = entry.fstype else { continue }
@@ -27,17 +36,6 @@ extension MountedImage {
                 tree.entries[index].fail("\(entry.title): \(volume) could not be mounted read-only to check it (\(error))")
             }
         }
-        return tree
-    }
-
-    /// The planned root's architecture as build and shell read it (the ELF header of /bin/sh, else
-    /// /sbin/init, inside the image), from the root mounted read-only just long enough to read it. A /bin/sh
-    /// that points into a separate /usr cannot be followed here and says so in the evidence.
-    public func previewArchitecture() throws -> ImageArchitecture {
-        guard let plan else { throw AttachError("cannot read the image's architecture: no mount plan yet (call planMounts first)") }
-        let root = plan.root
-        return try ReadOnlyLook.look(device: root.device, fstype: root.fstype, options: root.options) { image in
-            ImageArchitecture.detect(in: image)
-        }
+        return (tree, looked.1)
     }
 }

@@ -81,8 +81,7 @@ public struct StaleRunCleaner {
                 report("could not release binfmt_misc handler \(name): this build does not know the architecture \(architecture)")
                 continue
             }
-            let parent = run.directory.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-            if !HostBinfmtLease.releaseStale(handler, of: record, root: parent, dryRun: dryRun, instance: binfmtMisc, report: report) {
+            if !HostBinfmtLease.releaseStale(handler, of: record, root: PathName.parent(run.directory), dryRun: dryRun, instance: binfmtMisc, report: report) {
                 failures += 1
             }
         }

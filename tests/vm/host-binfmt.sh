@@ -71,9 +71,13 @@ else
   mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || hb_fail "(c) cannot mount binfmt_misc at /proc/sys/fs/binfmt_misc"
   hb_template /tmp/hb-c1.json /tmp/hb-c1 "sleep 7101 || true"
   hb_template /tmp/hb-c2.json /tmp/hb-c2 "sleep 7102"
+  # The second starts once the first provisions: what is checked is the shared handler, not two kernel nbd attaches
+  # at the same moment (one such pair failed with EIO on the second device under TCG; an open question noted for
+  # the kernel path, which twoAttachesAtOnceGetDifferentDevices covers on its own).
   "$QC" build /tmp/hb-c1.json > /tmp/hb-c1.log 2>&1 & c1=$!
+  hb_wait 180 hb_running 7101 || { cat /tmp/hb-c1.log; hb_fail "(c) the first build never provisioned"; }
   "$QC" build /tmp/hb-c2.json > /tmp/hb-c2.log 2>&1 & c2=$!
-  hb_wait 180 hb_running 7101 && hb_wait 180 hb_running 7102 || { cat /tmp/hb-c1.log /tmp/hb-c2.log; hb_fail "(c) the two builds never both provisioned"; }
+  hb_wait 180 hb_running 7102 || { cat /tmp/hb-c1.log /tmp/hb-c2.log; hb_fail "(c) the two builds never both provisioned"; }
   [ -e $HB_VIEW/$HANDLER ] || hb_fail "(c) no $HANDLER while both builds run"
   kill $(pgrep -f 'sleep 7101$')
   wait $c1 || { cat /tmp/hb-c1.log; hb_fail "(c) the first build failed"; }
